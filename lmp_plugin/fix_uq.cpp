@@ -1,0 +1,238 @@
+/* ----------------------------------------------------------------------
+   lammps-uq: fix uq, settings, schedule, outputs and timing.
+   The check itself (gather, evaluate, comm, statistics) is fix_uq_check.cpp.
+------------------------------------------------------------------------- */
+
+#include "fix_uq.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "memory.h"
+#include "neighbor.h"
+#include "platform.h"
+#include "update.h"
+#include "utils.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace LAMMPS_NS;
+using namespace FixConst;
+
+namespace {
+constexpr double PI = 3.14159265358979323846;
+
+bool is_keyword(const char *word)
+{
+  return strcmp(word, "rcut") == 0 || strcmp(word, "alpha") == 0;
+}
+}    // namespace
+
+/* ---------------------------------------------------------------------- */
+
+FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
+    Fix(lmp, narg, arg), rcut(4.0), alpha(0.0), alpha_set(false), bridge(nullptr), nmax_atoms(0),
+    peratom(nullptr), s_atom(nullptr), s_local(nullptr), sigma(nullptr), image_of(nullptr),
+    comm_data(nullptr), comm_width(0), comm_blocks(1), comm_nall(0), exchange_phase(0),
+    peer_failed(false), last_check(-1), run_start(0.0), nchecks(0)
+{
+  if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
+  nevery = utils::inumeric(FLERR, arg[3], false, lmp);
+  if (nevery <= 0)
+    error->all(FLERR, 3, "Fix uq N (check every N steps) must be a positive integer, got {}",
+               arg[3]);
+  spec.units = update->unit_style;
+  if (spec.units != "metal" && spec.units != "real")
+    error->all(FLERR, "Fix uq requires units metal or real, got units {}", spec.units);
+
+  // evaluator words run up to the required `elements` keyword
+  int iarg = 4;
+  while (iarg < narg && strcmp(arg[iarg], "elements") != 0) spec.args.emplace_back(arg[iarg++]);
+  if (spec.args.empty())
+    error->all(FLERR, 4, "Fix uq needs an evaluator after N, e.g. 'python MODULE:FACTORY'");
+  if (iarg == narg)
+    error->all(FLERR, "Fix uq requires the keyword 'elements' followed by one chemical symbol "
+               "per atom type ({} types)", atom->ntypes);
+  parse_keywords(narg, arg, iarg);
+
+  for (auto &v : vector) v = 0.0;
+  for (auto &t : timers) t = 0.0;
+  create_evaluator();
+  if (!alpha_set) alpha = 2.0 / std::sqrt(2.0 * PI * info.n_models);
+  vector[NVECTOR - 1] = alpha;
+
+  scalar_flag = vector_flag = 1;
+  size_vector = NVECTOR;
+  extscalar = extvector = 0;
+  global_freq = nevery;
+  peratom_flag = 1;
+  size_peratom_cols = 3;
+  peratom_freq = nevery;
+  comm_forward = std::max(1, info.max_exchange_width);
+  comm_reverse = std::max(3 * info.n_models, info.max_exchange_width);
+  grow_storage();
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixUQ::parse_keywords(int narg, char **arg, int iarg)
+{
+  // elements: words up to the next keyword, at most one per atom type
+  ++iarg;
+  while (iarg < narg && !is_keyword(arg[iarg]) && (int) spec.elements.size() < atom->ntypes)
+    spec.elements.emplace_back(arg[iarg++]);
+  if ((int) spec.elements.size() != atom->ntypes)
+    error->all(FLERR, iarg - 1, "Fix uq elements: got {} element(s) for {} atom types; expected "
+               "one chemical symbol per atom type", spec.elements.size(), atom->ntypes);
+
+  while (iarg < narg) {
+    if (strcmp(arg[iarg], "rcut") == 0) {
+      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "fix uq rcut", error);
+      rcut = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
+      if (!(rcut > 0.0))
+        error->all(FLERR, iarg + 1, "Fix uq rcut must be > 0 Angstrom, got {}", arg[iarg + 1]);
+      iarg += 2;
+    } else if (strcmp(arg[iarg], "alpha") == 0) {
+      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "fix uq alpha", error);
+      alpha = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
+      if (!(alpha > 0.0))
+        error->all(FLERR, iarg + 1, "Fix uq alpha must be > 0, got {}", arg[iarg + 1]);
+      alpha_set = true;
+      iarg += 2;
+    } else {
+      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected rcut or alpha", arg[iarg]);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixUQ::create_evaluator()
+{
+  std::string err;
+  bridge = uq_load_bridge(err);
+  if (bridge) err = bridge->create(spec, info);
+  if (!sync(err.empty(), 0)) fail_all("setting up the evaluator", err, !err.empty());
+  if ((int) info.numbers.size() != atom->ntypes + 1)
+    error->all(FLERR, "Fix uq: evaluator returned {} atomic numbers for {} atom types",
+               info.numbers.size() - 1, atom->ntypes);
+}
+
+/* ---------------------------------------------------------------------- */
+
+FixUQ::~FixUQ() noexcept(false)
+{
+  delete bridge;
+  memory->destroy(peratom);
+  memory->destroy(s_atom);
+  memory->destroy(s_local);
+  memory->destroy(sigma);
+  memory->destroy(image_of);
+}
+
+/* ---------------------------------------------------------------------- */
+
+int FixUQ::setmask()
+{
+  return END_OF_STEP;
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixUQ::init()
+{
+  if (!atom->tag_enable) error->all(FLERR, Error::NOLASTLINE, "Fix uq requires atom IDs");
+}
+
+/* ----------------------------------------------------------------------
+   ghost atoms must reach every atom the evaluator and the aggregation need,
+   plus the skin that atoms may move between reneighborings
+------------------------------------------------------------------------- */
+
+void FixUQ::check_ghost_cutoff()
+{
+  const double need = std::max(info.ghost_cutoff, rcut) + neighbor->skin;
+  const double have = std::max(comm->cutghostuser, neighbor->cutneighmax);
+  if (have < need * (1.0 - 1e-12))
+    error->all(FLERR, Error::NOLASTLINE,
+               "Fix uq needs ghost atoms within {:.6g} Angstrom (evaluator {} needs {:.6g}, rcut "
+               "{:.6g}, neighbor skin {:.6g}) but the ghost cutoff is {:.6g}; add the line "
+               "'comm_modify cutoff {:.6g}' before the run",
+               need, info.name, info.ghost_cutoff, rcut, neighbor->skin, have, need);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixUQ::setup(int /*vflag*/)
+{
+  check_ghost_cutoff();
+  for (auto &t : timers) t = 0.0;
+  nchecks = 0;
+  run_start = platform::walltime();
+  if (update->ntimestep % nevery == 0) check();
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixUQ::end_of_step()
+{
+  check();
+}
+
+/* ----------------------------------------------------------------------
+   the fix's own time split, slowest rank per part, and its share of the run
+------------------------------------------------------------------------- */
+
+void FixUQ::post_run()
+{
+  double slowest[NTIMER];
+  MPI_Allreduce(timers, slowest, NTIMER, MPI_DOUBLE, MPI_MAX, world);
+  double total = 0.0;
+  for (double t : slowest) total += t;
+  const double run = platform::walltime() - run_start;
+  if (comm->me == 0)
+    utils::logmesg(lmp,
+                   "fix uq {}: {} checks took {:.4g} s = {:.1f}% of the run ({:.4g} s): gather "
+                   "{:.4g} evaluate {:.4g} comm {:.4g} aggregate {:.4g} output {:.4g} s\n",
+                   id, nchecks, total, run > 0.0 ? 100.0 * total / run : 0.0, run,
+                   slowest[T_GATHER], slowest[T_EVALUATE], slowest[T_COMM], slowest[T_AGGREGATE],
+                   slowest[T_OUTPUT]);
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixUQ::grow_storage()
+{
+  if (atom->nmax <= nmax_atoms) return;
+  nmax_atoms = atom->nmax;
+  memory->destroy(peratom);
+  memory->destroy(s_atom);
+  memory->destroy(s_local);
+  memory->destroy(sigma);
+  memory->destroy(image_of);
+  memory->create(peratom, nmax_atoms, 3, "uq:peratom");
+  memory->create(s_atom, nmax_atoms, "uq:s_atom");
+  memory->create(s_local, nmax_atoms, "uq:s_local");
+  memory->create(sigma, nmax_atoms, "uq:sigma");
+  memory->create(image_of, nmax_atoms, "uq:image_of");
+  array_atom = peratom;
+  for (int i = 0; i < nmax_atoms; ++i) peratom[i][0] = peratom[i][1] = peratom[i][2] = 0.0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+double FixUQ::compute_scalar()
+{
+  return vector[1];
+}
+
+double FixUQ::compute_vector(int n)
+{
+  return vector[n];
+}
+
+double FixUQ::memory_usage()
+{
+  return (double) nmax_atoms * (6 * sizeof(double) + sizeof(int));
+}

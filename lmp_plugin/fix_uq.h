@@ -1,0 +1,106 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   lammps-uq: fix uq, spatially resolved committee force uncertainties.
+
+   Every N steps: gather local + ghost atoms, call a Python committee
+   evaluator, sum ghost forces into their owners (reverse comm), compute the
+   atomic uncertainty s_j (unbiased std, averaged over x, y, z), send it to
+   the ghosts (forward comm), average it within rcut (local uncertainty) and
+   reduce the global values.  The pure-numpy twin of every number is
+   python/lammps_uq/uncertainty.py.  Design: DESIGN.md sections 2-5.
+------------------------------------------------------------------------- */
+
+#ifndef LMP_FIX_UQ_H
+#define LMP_FIX_UQ_H
+
+#include "fix.h"
+#include "uq_bridge.h"
+
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+class FixUQ : public Fix, public UQExchanger {
+ public:
+  FixUQ(class LAMMPS *, int, char **);
+  ~FixUQ() noexcept(false) override;
+  int setmask() override;
+  void init() override;
+  void setup(int) override;
+  void end_of_step() override;
+  void post_run() override;
+
+  double compute_scalar() override;
+  double compute_vector(int) override;
+  double memory_usage() override;
+
+  int pack_forward_comm(int, int *, double *, int, int *) override;
+  void unpack_forward_comm(int, int, double *) override;
+  int pack_reverse_comm(int, int, double *) override;
+  void unpack_reverse_comm(int, int *, double *) override;
+
+  std::string exchange(double *data, int width, bool reverse) override;
+
+  static constexpr int NVECTOR = 10;    // length of the global vector
+
+ private:
+  // --- settings from the fix line
+  UQEvaluatorSpec spec;    // evaluator words, elements, units
+  double rcut;             // aggregation radius (Angstrom)
+  double alpha;            // error = alpha * uncertainty
+  bool alpha_set;          // alpha given by the user
+
+  // --- the evaluator
+  UQBridge *bridge;        // Python side
+  UQEvaluatorInfo info;    // what the evaluator declared
+
+  // --- per-atom storage (nmax rows)
+  int nmax_atoms;          // rows allocated
+  double **peratom;        // output: s_j, s_loc, alpha * s_loc
+  double *s_atom;          // s_j of local + ghost atoms
+  double *s_local;         // s_loc of local atoms
+  double *sigma;           // DeePMD deviation of local atoms
+  int *image_of;           // owned index each atom images, or -1
+
+  // --- communication state
+  double *comm_data;       // array being exchanged: comm_blocks blocks of (comm_nall, comm_width)
+  int comm_width;          // doubles per atom and block in the current exchange
+  int comm_blocks;         // blocks (committee members for forces, else 1)
+  int comm_nall;           // rows per block
+  int exchange_phase;      // exchanges done in this evaluation (all ranks agree)
+  bool peer_failed;        // another rank failed during this evaluation
+
+  // --- results
+  double vector[NVECTOR];  // global vector, DESIGN.md section 5 order
+  bigint last_check;       // step of the last check, -1 before the first
+
+  // --- timing (seconds, this rank)
+  enum { T_GATHER, T_EVALUATE, T_COMM, T_AGGREGATE, T_OUTPUT, NTIMER };
+  double timers[NTIMER];
+  double run_start;        // walltime at setup
+  int nchecks;             // checks done in this run
+
+  // --- scratch of the aggregation (reused between checks)
+  std::vector<int> bin_of, bin_start, bin_atoms;
+
+  void parse_keywords(int, char **, int);
+  void create_evaluator();
+  void check_ghost_cutoff();
+  void grow_storage();
+
+  // fix_uq_check.cpp
+  void check();
+  void gather(UQEvaluation &);
+  void evaluate(UQEvaluation &);
+  bool sync(bool ok, int phase);
+  [[noreturn]] void fail_all(const std::string &context, const std::string &message, bool origin);
+  void comm_rows(double *data, int blocks, int width, bool reverse);
+  void check_finite(const UQEvaluation &);
+  void atomic_statistics(const UQEvaluation &);
+  void aggregate();
+  void reduce_globals(const UQEvaluation &);
+};
+
+}    // namespace LAMMPS_NS
+
+#endif

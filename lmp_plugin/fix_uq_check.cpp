@@ -1,0 +1,241 @@
+/* ----------------------------------------------------------------------
+   lammps-uq: fix uq, one check step (DESIGN.md section 4, steps 1-6).
+------------------------------------------------------------------------- */
+
+#include "fix_uq.h"
+
+#include "atom.h"
+#include "comm.h"
+#include "error.h"
+#include "group.h"
+#include "platform.h"
+#include "update.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+using namespace LAMMPS_NS;
+
+namespace {
+constexpr int MAX_BAD_IDS = 10;    // atom ids named per rank in a non-finite error
+}
+
+/* ---------------------------------------------------------------------- */
+
+void FixUQ::check()
+{
+  grow_storage();
+  double t0 = platform::walltime();
+  UQEvaluation ev;
+  gather(ev);
+  double t1 = platform::walltime();
+  evaluate(ev);
+  double t2 = platform::walltime();
+  comm_rows(ev.forces, info.n_models, 3, true);
+  check_finite(ev);
+  atomic_statistics(ev);
+  comm_rows(s_atom, 1, 1, false);
+  double t3 = platform::walltime();
+  aggregate();
+  double t4 = platform::walltime();
+  reduce_globals(ev);
+  bridge->release_outputs();
+  double t5 = platform::walltime();
+  timers[T_GATHER] += t1 - t0;
+  timers[T_EVALUATE] += t2 - t1;
+  timers[T_COMM] += t3 - t2;
+  timers[T_AGGREGATE] += t4 - t3;
+  timers[T_OUTPUT] += t5 - t4;
+  last_check = update->ntimestep;
+  ++nchecks;
+}
+
+/* ----------------------------------------------------------------------
+   step 1: views of positions and types; image_of from the owned atom ids
+------------------------------------------------------------------------- */
+
+void FixUQ::gather(UQEvaluation &ev)
+{
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  const tagint *tag = atom->tag;
+  std::unordered_map<tagint, int> owner;
+  owner.reserve(2 * nlocal);
+  for (int i = 0; i < nlocal; ++i) owner[tag[i]] = i;
+  for (int i = 0; i < nall; ++i) {
+    if (i < nlocal) {
+      image_of[i] = i;
+    } else {
+      auto it = owner.find(tag[i]);
+      image_of[i] = it == owner.end() ? -1 : it->second;
+    }
+  }
+  ev.x = nall ? atom->x[0] : nullptr;
+  ev.type = atom->type;
+  ev.image_of = image_of;
+  ev.nlocal = nlocal;
+  ev.nall = nall;
+  ev.step = update->ntimestep;
+  ev.exchanger = this;
+}
+
+/* ----------------------------------------------------------------------
+   step 2: the evaluator; any failure on any rank becomes one error everywhere
+------------------------------------------------------------------------- */
+
+void FixUQ::evaluate(UQEvaluation &ev)
+{
+  exchange_phase = 0;
+  peer_failed = false;
+  comm_nall = ev.nall;
+  std::string err = bridge->evaluate(ev);
+  std::string context = fmt::format("evaluating step {}", update->ntimestep);
+  if (peer_failed) fail_all(context, err, false);
+  if (!sync(err.empty(), 0)) fail_all(context, err, !err.empty());
+}
+
+/* ----------------------------------------------------------------------
+   collective check point: true if every rank is fine and at the same phase
+------------------------------------------------------------------------- */
+
+bool FixUQ::sync(bool ok, int phase)
+{
+  int in[3] = {ok ? 1 : 0, phase, -phase}, out[3];
+  MPI_Allreduce(in, out, 3, MPI_INT, MPI_MIN, world);
+  return out[0] == 1 && out[1] == -out[2];
+}
+
+/* ----------------------------------------------------------------------
+   every rank calls this after a failed sync(): the lowest failing rank's
+   message is sent to all, and all stop with the same error
+------------------------------------------------------------------------- */
+
+void FixUQ::fail_all(const std::string &context, const std::string &message, bool origin)
+{
+  int mine = origin ? comm->me : comm->nprocs, root;
+  MPI_Allreduce(&mine, &root, 1, MPI_INT, MPI_MIN, world);
+  if (root == comm->nprocs)
+    error->all(FLERR, Error::NOLASTLINE, "Fix uq {} {}: the evaluator called exchange.forward/"
+               "reverse a different number of times on different MPI ranks", id, context);
+  int len = (int) message.size();
+  MPI_Bcast(&len, 1, MPI_INT, root, world);
+  std::string text(len, ' ');
+  if (comm->me == root) text = message;
+  MPI_Bcast(text.data(), len, MPI_CHAR, root, world);
+  error->all(FLERR, Error::NOLASTLINE, "Fix uq {} failed {} on MPI rank {}: {}", id, context,
+             root, text);
+}
+
+/* ----------------------------------------------------------------------
+   exchange offered to the evaluator (called from Python, must not throw)
+------------------------------------------------------------------------- */
+
+std::string FixUQ::exchange(double *data, int width, bool reverse)
+{
+  if (peer_failed) return "fix uq exchange refused: another MPI rank failed in this evaluation";
+  const int limit = reverse ? comm_reverse : comm_forward;
+  if (width < 1 || width > limit)
+    return fmt::format("fix uq exchange: array width {} is outside 1..{} (the evaluator's "
+                       "max_exchange_width sets the limit)", width, limit);
+  if (!sync(true, ++exchange_phase)) {
+    peer_failed = true;
+    return "fix uq exchange aborted: another MPI rank failed in this evaluation";
+  }
+  comm_rows(data, 1, width, reverse);
+  return "";
+}
+
+/* ----------------------------------------------------------------------
+   forward (owned -> ghost copies) or reverse (ghost rows summed into owners)
+------------------------------------------------------------------------- */
+
+void FixUQ::comm_rows(double *data, int blocks, int width, bool reverse)
+{
+  comm_data = data;
+  comm_blocks = blocks;
+  comm_width = width;
+  if (reverse)
+    comm->reverse_comm(this, blocks * width);
+  else
+    comm->forward_comm(this, blocks * width);
+}
+
+int FixUQ::pack_forward_comm(int n, int *list, double *buf, int /*pbc_flag*/, int * /*pbc*/)
+{
+  int m = 0;
+  for (int i = 0; i < n; ++i)
+    for (int b = 0; b < comm_blocks; ++b) {
+      const double *row = comm_data + ((bigint) b * comm_nall + list[i]) * comm_width;
+      for (int k = 0; k < comm_width; ++k) buf[m++] = row[k];
+    }
+  return m;
+}
+
+void FixUQ::unpack_forward_comm(int n, int first, double *buf)
+{
+  int m = 0;
+  for (int i = first; i < first + n; ++i)
+    for (int b = 0; b < comm_blocks; ++b) {
+      double *row = comm_data + ((bigint) b * comm_nall + i) * comm_width;
+      for (int k = 0; k < comm_width; ++k) row[k] = buf[m++];
+    }
+}
+
+int FixUQ::pack_reverse_comm(int n, int first, double *buf)
+{
+  int m = 0;
+  for (int i = first; i < first + n; ++i)
+    for (int b = 0; b < comm_blocks; ++b) {
+      const double *row = comm_data + ((bigint) b * comm_nall + i) * comm_width;
+      for (int k = 0; k < comm_width; ++k) buf[m++] = row[k];
+    }
+  return m;
+}
+
+void FixUQ::unpack_reverse_comm(int n, int *list, double *buf)
+{
+  int m = 0;
+  for (int i = 0; i < n; ++i)
+    for (int b = 0; b < comm_blocks; ++b) {
+      double *row = comm_data + ((bigint) b * comm_nall + list[i]) * comm_width;
+      for (int k = 0; k < comm_width; ++k) row[k] += buf[m++];
+    }
+}
+
+/* ----------------------------------------------------------------------
+   non-finite forces or energies: an error naming the step and atom ids
+------------------------------------------------------------------------- */
+
+void FixUQ::check_finite(const UQEvaluation &ev)
+{
+  const int nm = info.n_models, nlocal = atom->nlocal;
+  tagint bad[MAX_BAD_IDS];
+  int nbad = 0, ebad = 0;
+  for (int l = 0; l < nm; ++l)
+    if (!std::isfinite(ev.energies[l])) ebad = 1;
+  for (int i = 0; i < nlocal; ++i) {
+    bool finite = true;
+    for (int l = 0; l < nm; ++l) {
+      const double *f = ev.forces + ((bigint) l * ev.nall + i) * 3;
+      finite = finite && std::isfinite(f[0]) && std::isfinite(f[1]) && std::isfinite(f[2]);
+    }
+    if (!finite && nbad < MAX_BAD_IDS) bad[nbad] = atom->tag[i];
+    if (!finite) ++nbad;
+  }
+  int local[2] = {nbad, ebad}, total[2];
+  MPI_Allreduce(local, total, 2, MPI_INT, MPI_SUM, world);
+  if (total[0] == 0 && total[1] == 0) return;
+
+  for (int k = std::min(nbad, MAX_BAD_IDS); k < MAX_BAD_IDS; ++k) bad[k] = 0;
+  std::vector<tagint> all((size_t) MAX_BAD_IDS * comm->nprocs);
+  MPI_Allgather(bad, MAX_BAD_IDS, MPI_LMP_TAGINT, all.data(), MAX_BAD_IDS, MPI_LMP_TAGINT, world);
+  std::string ids;
+  for (tagint t : all)
+    if (t) ids += (ids.empty() ? "" : " ") + std::to_string(t);
+  error->all(FLERR, Error::NOLASTLINE, "Fix uq {}: evaluator {} returned non-finite {} at step {}: "
+             "{} atom(s) with NaN/inf forces, atom ids {}", id, info.name,
+             total[1] ? "energies and/or forces" : "forces", update->ntimestep, total[0],
+             ids.empty() ? "(none; energies only)" : ids);
+}
+

@@ -1,0 +1,157 @@
+/* ----------------------------------------------------------------------
+   lammps-uq: fix uq, local aggregation and global reductions
+   (DESIGN.md section 4, steps 5-6; twin of python/lammps_uq/uncertainty.py).
+------------------------------------------------------------------------- */
+
+#include "fix_uq.h"
+
+#include "atom.h"
+#include "comm.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace LAMMPS_NS;
+
+/* ----------------------------------------------------------------------
+   step 4: s_j (unbiased std over members, averaged over x, y, z) and the
+   DeePMD deviation sigma_j (population std of the force vector)
+------------------------------------------------------------------------- */
+
+void FixUQ::atomic_statistics(const UQEvaluation &ev)
+{
+  const int nm = info.n_models, nlocal = atom->nlocal;
+  const bigint stride = (bigint) ev.nall * 3;
+  for (int i = 0; i < nlocal; ++i) {
+    double s = 0.0, ss_all = 0.0;
+    for (int k = 0; k < 3; ++k) {
+      const double *f = ev.forces + (bigint) i * 3 + k;
+      double mean = 0.0;
+      for (int l = 0; l < nm; ++l) mean += f[l * stride];
+      mean /= nm;
+      double ss = 0.0;
+      for (int l = 0; l < nm; ++l) ss += (f[l * stride] - mean) * (f[l * stride] - mean);
+      s += std::sqrt(ss / (nm - 1));
+      ss_all += ss;
+    }
+    s_atom[i] = s / 3.0;
+    sigma[i] = std::sqrt(ss_all / nm);
+  }
+}
+
+/* ----------------------------------------------------------------------
+   step 5: s_loc of every owned atom = mean of s over all local and ghost
+   atoms within rcut (itself included; paper Eq. 10), with a binned search
+   over the Cartesian positions, so any processor grid gives the same sums
+------------------------------------------------------------------------- */
+
+void FixUQ::aggregate()
+{
+  const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
+  double **x = atom->x;
+  if (nall == 0) return;
+  double lo[3], hi[3];
+  for (int k = 0; k < 3; ++k) lo[k] = hi[k] = x[0][k];
+  for (int i = 1; i < nall; ++i)
+    for (int k = 0; k < 3; ++k) {
+      lo[k] = std::min(lo[k], x[i][k]);
+      hi[k] = std::max(hi[k], x[i][k]);
+    }
+  // bins at least rcut wide, at most ~nall bins in all
+  double width = rcut;
+  int nb[3];
+  for (;;) {
+    for (int k = 0; k < 3; ++k) nb[k] = std::max(1, (int) ((hi[k] - lo[k]) / width));
+    if ((double) nb[0] * nb[1] * nb[2] <= 2.0 * nall + 27) break;
+    width *= 1.5;
+  }
+  double span[3];
+  for (int k = 0; k < 3; ++k) span[k] = hi[k] > lo[k] ? hi[k] - lo[k] : 1.0;
+  auto bin_index = [&](const double *p, int *b) {
+    for (int k = 0; k < 3; ++k)
+      b[k] = std::min(nb[k] - 1, std::max(0, (int) ((p[k] - lo[k]) / span[k] * nb[k])));
+  };
+  const int nbins = nb[0] * nb[1] * nb[2];
+  bin_of.assign(nall, 0);
+  bin_start.assign(nbins + 1, 0);
+  bin_atoms.resize(nall);
+  for (int i = 0; i < nall; ++i) {
+    int b[3];
+    bin_index(x[i], b);
+    bin_of[i] = (b[2] * nb[1] + b[1]) * nb[0] + b[0];
+    ++bin_start[bin_of[i] + 1];
+  }
+  for (int b = 0; b < nbins; ++b) bin_start[b + 1] += bin_start[b];
+  std::vector<int> fill(bin_start.begin(), bin_start.end() - 1);
+  for (int i = 0; i < nall; ++i) bin_atoms[fill[bin_of[i]]++] = i;
+
+  const double rc2 = rcut * rcut;
+  for (int i = 0; i < nlocal; ++i) {
+    int b[3];
+    bin_index(x[i], b);
+    double sum = 0.0;
+    int count = 0;
+    for (int cz = std::max(0, b[2] - 1); cz <= std::min(nb[2] - 1, b[2] + 1); ++cz)
+      for (int cy = std::max(0, b[1] - 1); cy <= std::min(nb[1] - 1, b[1] + 1); ++cy)
+        for (int cx = std::max(0, b[0] - 1); cx <= std::min(nb[0] - 1, b[0] + 1); ++cx) {
+          const int c = (cz * nb[1] + cy) * nb[0] + cx;
+          for (int m = bin_start[c]; m < bin_start[c + 1]; ++m) {
+            const int j = bin_atoms[m];
+            const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+            if (dx * dx + dy * dy + dz * dz <= rc2) {
+              sum += s_atom[j];
+              ++count;
+            }
+          }
+        }
+    s_local[i] = sum / count;
+  }
+}
+
+/* ----------------------------------------------------------------------
+   step 6: per-atom outputs and the global vector (DESIGN.md section 5)
+------------------------------------------------------------------------- */
+
+void FixUQ::reduce_globals(const UQEvaluation &ev)
+{
+  const int nlocal = atom->nlocal, nm = info.n_models;
+  const int *mask = atom->mask;
+  // sums: s, count, sigma; maxima: s_loc, s, sigma, -sigma
+  double sums[3] = {0.0, 0.0, 0.0}, maxs[4] = {0.0, 0.0, 0.0, -HUGE_VAL};
+  for (int i = 0; i < nlocal; ++i) {
+    if (!(mask[i] & groupbit)) {
+      peratom[i][0] = peratom[i][1] = peratom[i][2] = 0.0;
+      continue;
+    }
+    peratom[i][0] = s_atom[i];
+    peratom[i][1] = s_local[i];
+    peratom[i][2] = alpha * s_local[i];
+    sums[0] += s_atom[i];
+    sums[1] += 1.0;
+    sums[2] += sigma[i];
+    maxs[0] = std::max(maxs[0], s_local[i]);
+    maxs[1] = std::max(maxs[1], s_atom[i]);
+    maxs[2] = std::max(maxs[2], sigma[i]);
+    maxs[3] = std::max(maxs[3], -sigma[i]);
+  }
+  double gsums[3], gmaxs[4];
+  MPI_Allreduce(sums, gsums, 3, MPI_DOUBLE, MPI_SUM, world);
+  MPI_Allreduce(maxs, gmaxs, 4, MPI_DOUBLE, MPI_MAX, world);
+  std::vector<double> energy(nm);
+  MPI_Allreduce(ev.energies, energy.data(), nm, MPI_DOUBLE, MPI_SUM, world);
+  double emean = 0.0, evar = 0.0;
+  for (double e : energy) emean += e / nm;
+  for (double e : energy) evar += (e - emean) * (e - emean) / (nm - 1);
+
+  const double count = gsums[1];
+  vector[0] = count > 0 ? gsums[0] / count : 0.0;    // structure s
+  vector[1] = gmaxs[0];                              // max s_loc
+  vector[2] = gmaxs[1];                              // max s_j
+  vector[3] = std::sqrt(evar);                       // committee std of the energy
+  vector[4] = 0.0;                                   // atoms over threshold: selection issue
+  vector[5] = 0.0;                                   // centres selected: selection issue
+  vector[6] = gmaxs[2];                              // DeePMD max sigma
+  vector[7] = count > 0 ? -gmaxs[3] : 0.0;           // DeePMD min sigma
+  vector[8] = count > 0 ? gsums[2] / count : 0.0;    // DeePMD avg sigma
+  vector[9] = alpha;
+}

@@ -1,0 +1,76 @@
+/* -*- c++ -*- ----------------------------------------------------------
+   lammps-uq: the interface between fix uq and the Python evaluator.
+
+   The implementation (uq_bridge.cpp) lives in a separate shared library,
+   _uqbridge.so, that needs libpython.  uqplugin.so itself never links
+   libpython: uq_load_bridge() makes sure an interpreter library is loaded
+   (the host's, when LAMMPS is driven from Python; otherwise the one the
+   package was built with) and then opens _uqbridge.so.  No Python type
+   appears in this header.
+------------------------------------------------------------------------- */
+
+#ifndef LMP_UQ_BRIDGE_H
+#define LMP_UQ_BRIDGE_H
+
+#include <string>
+#include <vector>
+
+namespace LAMMPS_NS {
+
+// What the fix line asks for.
+struct UQEvaluatorSpec {
+  std::vector<std::string> args;        // evaluator form and its words, e.g. {"python", "m:f"}
+  std::vector<std::string> elements;    // one chemical symbol per atom type
+  std::string units;                    // LAMMPS unit style
+};
+
+// What the evaluator declares once it is built.
+struct UQEvaluatorInfo {
+  int n_models = 0;               // committee size N_C
+  double ghost_cutoff = 0.0;      // Angstrom of ghost atoms it needs
+  int max_exchange_width = 0;     // widest array it passes to the exchanges
+  std::vector<int> numbers;       // atomic number per atom type (index 0 unused)
+  std::string name;               // for messages
+};
+
+// Ghost exchanges the fix offers to the evaluator while it runs.  They return an
+// empty string on success, else a message that becomes a Python exception.
+class UQExchanger {
+ public:
+  virtual ~UQExchanger() noexcept(false) = default;    // as LAMMPS::Fix (a base of FixUQ)
+  virtual std::string exchange(double *data, int width, bool reverse) = 0;
+};
+
+// Arrays of one evaluation: inputs are views of LAMMPS memory; outputs point
+// into Python-owned buffers that stay valid until release_outputs().
+struct UQEvaluation {
+  const double *x = nullptr;     // (nall, 3) positions
+  const int *type = nullptr;     // (nall,) LAMMPS types
+  const int *image_of = nullptr; // (nall,) owned index this atom images, or -1
+  int nlocal = 0, nall = 0;
+  long long step = 0;
+  UQExchanger *exchanger = nullptr;
+  double *forces = nullptr;      // out: (n_models, nall, 3), writable
+  double *energies = nullptr;    // out: (n_models,)
+};
+
+class UQBridge {
+ public:
+  virtual ~UQBridge() = default;
+  // Builds the evaluator; returns "" or the Python error message.
+  virtual std::string create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &info) = 0;
+  // Calls the evaluator; returns "" or the Python error message.
+  virtual std::string evaluate(UQEvaluation &ev) = 0;
+  // Drops the output buffers of the last evaluate().
+  virtual void release_outputs() = 0;
+};
+
+// Opens libpython (if the process has none) and _uqbridge.so next to this plugin,
+// and returns a new bridge, or nullptr with a message in `error`.
+UQBridge *uq_load_bridge(std::string &error);
+
+}    // namespace LAMMPS_NS
+
+extern "C" LAMMPS_NS::UQBridge *uq_bridge_new(const char *plugin_dir, char *errbuf, int errlen);
+
+#endif

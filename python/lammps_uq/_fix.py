@@ -1,0 +1,176 @@
+"""The Python half of ``fix uq``: builds the evaluator and checks what it returns.
+
+The C++ fix (``lmp_plugin/uq_bridge.cpp``) calls :func:`create` once per fix and
+:meth:`Session.evaluate` at every check.  Arrays arrive as memoryviews of LAMMPS
+memory and are wrapped without copies; the returned arrays are read by the fix
+through the buffer protocol, without copies either.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import EvaluatorError, InputError
+
+FORMS = "'python MODULE:FACTORY'"
+
+
+def format_exception(exc: BaseException) -> str:
+    """One line for a LAMMPS error: ``Type: message (at file:line in function)``."""
+    text = f"{type(exc).__name__}: {exc}"
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    if frames:
+        last = frames[-1]
+        text += f" (at {os.path.basename(last.filename)}:{last.lineno} in {last.name})"
+    return text
+
+
+def atomic_numbers_of(elements: list[str]) -> list[int]:
+    """Atomic number per LAMMPS type; index 0 is unused (types start at 1)."""
+    from ase.data import atomic_numbers
+
+    numbers = [0]
+    for itype, symbol in enumerate(elements, start=1):
+        if symbol not in atomic_numbers or symbol == "X":
+            raise InputError(
+                f"fix uq elements: unknown element {symbol!r} for atom type {itype}; "
+                "expected a chemical symbol such as H, O or Cu"
+            )
+        numbers.append(atomic_numbers[symbol])
+    return numbers
+
+
+def load_factory(spec: str) -> Callable[..., Any]:
+    """Import ``MODULE:FACTORY``; the current directory is searched first."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise InputError(f"fix uq python: got {spec!r}; expected MODULE:FACTORY")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise InputError(
+            f"fix uq python: cannot import module {module_name!r} ({exc}); expected a module "
+            "on the Python path or in the current directory"
+        ) from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise InputError(f"fix uq python: module {module_name!r} has no callable {attr!r}")
+    return factory
+
+
+def build_evaluator(args: list[str], elements: list[str]) -> tuple[Any, str]:
+    """The evaluator named by the words after ``fix ID group uq N``, and its name."""
+    if not args:
+        raise InputError(f"fix uq: missing evaluator; expected {FORMS}")
+    form = args[0]
+    if form == "python":
+        if len(args) != 2:
+            raise InputError(
+                f"fix uq python: got {len(args) - 1} word(s) {args[1:]}; expected MODULE:FACTORY"
+            )
+        factory = load_factory(args[1])
+        return factory(elements=list(elements)), args[1]
+    raise InputError(f"fix uq: unknown evaluator form {form!r}; expected {FORMS}")
+
+
+def check_evaluator(evaluator: Any, name: str) -> None:
+    """Refuse objects that do not follow the Evaluator protocol, naming what is wrong."""
+    n_models = getattr(evaluator, "n_models", None)
+    if not isinstance(n_models, (int, np.integer)) or n_models < 2:
+        raise EvaluatorError(f"evaluator {name}: n_models is {n_models!r}; expected an int >= 2")
+    cutoff = getattr(evaluator, "ghost_cutoff", None)
+    if not isinstance(cutoff, (int, float, np.floating)) or not np.isfinite(cutoff) or cutoff < 0:
+        raise EvaluatorError(f"evaluator {name}: ghost_cutoff is {cutoff!r}; expected a float >= 0")
+    if not callable(getattr(evaluator, "evaluate", None)):
+        raise EvaluatorError(f"evaluator {name}: has no evaluate() method")
+
+
+class FixExchange:
+    """The fix's ghost exchanges, checked before they reach C++ (see protocol.Exchange)."""
+
+    def __init__(self, forward: Callable, reverse: Callable, nall: int):
+        self._forward, self._reverse, self.nall = forward, reverse, nall
+
+    def _check(self, a: Any, what: str) -> None:
+        ok = (
+            isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous
+            and a.flags.writeable and a.ndim in (1, 2) and a.shape[0] == self.nall
+        )
+        if not ok:
+            got = f"{type(a).__name__} {getattr(a, 'dtype', '')} {getattr(a, 'shape', '')}"
+            raise EvaluatorError(
+                f"exchange.{what}: got {got}; expected a writable C-contiguous float64 "
+                f"numpy array of shape ({self.nall},) or ({self.nall}, k)"
+            )
+
+    def forward(self, a: np.ndarray) -> None:
+        self._check(a, "forward")
+        self._forward(a)
+
+    def reverse(self, a: np.ndarray) -> None:
+        self._check(a, "reverse")
+        self._reverse(a)
+
+
+class Session:
+    """One evaluator as seen by one ``fix uq`` instance on one MPI rank."""
+
+    def __init__(self, evaluator: Any, name: str, numbers: list[int], forward, reverse):
+        self.evaluator, self.name = evaluator, name
+        self.numbers = np.asarray(numbers, dtype=np.int64)
+        self._forward, self._reverse = forward, reverse
+
+    def describe(self) -> tuple[int, float, int, list[int], str]:
+        """(n_models, ghost_cutoff, max_exchange_width, atomic number per type, name)."""
+        ev = self.evaluator
+        width = int(getattr(ev, "max_exchange_width", 0))
+        return int(ev.n_models), float(ev.ghost_cutoff), width, self.numbers.tolist(), self.name
+
+    def evaluate(self, x_view, type_view, image_view, nlocal: int, step: int):
+        """Run the evaluator on one rank's atoms; returns checked (forces, energies)."""
+        positions = np.frombuffer(x_view, dtype=np.float64).reshape(-1, 3)
+        nall = positions.shape[0]
+        numbers = self.numbers[np.frombuffer(type_view, dtype=np.intc)]
+        image_of = np.frombuffer(image_view, dtype=np.intc)
+        exchange = FixExchange(self._forward, self._reverse, nall)
+        out = self.evaluator.evaluate(
+            positions, numbers, nlocal, image_of=image_of, exchange=exchange
+        )
+        return self._checked(out, nall)
+
+    def _checked(self, out: Any, nall: int) -> tuple[np.ndarray, np.ndarray]:
+        n = int(self.evaluator.n_models)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise EvaluatorError(
+                f"evaluator {self.name}: evaluate() returned {type(out).__name__}; "
+                "expected a tuple (forces, energies)"
+            )
+        forces = np.require(np.asarray(out[0], dtype=np.float64), requirements=["C", "W"])
+        energies = np.require(np.asarray(out[1], dtype=np.float64), requirements=["C", "W"])
+        if forces.shape != (n, nall, 3):
+            raise EvaluatorError(
+                f"evaluator {self.name}: forces have shape {forces.shape}; "
+                f"expected (n_models={n}, nall={nall}, 3)"
+            )
+        if energies.shape != (n,):
+            raise EvaluatorError(
+                f"evaluator {self.name}: energies have shape {energies.shape}; "
+                f"expected (n_models={n},)"
+            )
+        return forces, energies
+
+
+def create(args, elements, units, forward, reverse) -> Session:
+    """Build the evaluator of a ``fix uq`` line (called once per fix and rank)."""
+    numbers = atomic_numbers_of(list(elements))
+    evaluator, name = build_evaluator(list(args), list(elements))
+    check_evaluator(evaluator, name)
+    return Session(evaluator, name, numbers, forward, reverse)

@@ -1,0 +1,74 @@
+"""The contract between ``fix uq`` and a committee evaluator (DESIGN.md section 4).
+
+``fix uq`` gathers the local and ghost atoms of its MPI rank and calls
+``evaluator.evaluate(positions, numbers, nlocal, image_of=..., exchange=...)``.
+
+Arguments (all numpy arrays are read-only views of LAMMPS memory, valid only during
+the call):
+
+- ``positions``: ``(nall, 3)`` float64, Å; local atoms first (``0 <= i < nlocal``),
+  then ghost atoms, in LAMMPS order.
+- ``numbers``: ``(nall,)`` int, atomic numbers from the fix's ``elements`` keyword.
+- ``nlocal``: number of atoms owned by this rank.
+- ``image_of``: ``(nall,)`` int; for atom ``i``, the index ``< nlocal`` of the owned atom
+  it is a periodic image of on this rank, else ``-1`` (``image_of[i] == i`` for owned atoms).
+- ``exchange``: an :class:`Exchange` whose ``forward(a)`` copies owned rows of an
+  ``(nall, k)`` float64 array onto their ghost images on every rank, and whose
+  ``reverse(a)`` sums ghost rows into their owners.  Both are collective: every rank
+  must call them the same number of times in the same order.
+
+Returns ``(forces, energies)``:
+
+- ``forces``: ``(n_models, nall, 3)`` float64, eV/Å, the negative gradient of the sum of
+  the energies of the LOCAL atoms with respect to all ``nall`` positions (ghost rows are
+  summed into their owners by the fix);
+- ``energies``: ``(n_models,)`` float64, eV, that sum of local-atom energies per model.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class Exchange(Protocol):
+    """Ghost-atom exchanges offered by ``fix uq`` during :meth:`Evaluator.evaluate`."""
+
+    def forward(self, a: np.ndarray) -> None:
+        """Copy owned rows of ``a`` (``(nall, k)`` float64, C order) to their ghosts, in place."""
+
+    def reverse(self, a: np.ndarray) -> None:
+        """Add ghost rows of ``a`` into their owners' rows, in place (ghost rows are kept)."""
+
+
+class NoExchange:
+    """Exchange for a single process with no ghost atoms (offline use)."""
+
+    def forward(self, a: np.ndarray) -> None:  # noqa: D102 - nothing to do
+        return None
+
+    def reverse(self, a: np.ndarray) -> None:  # noqa: D102 - nothing to do
+        return None
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """Any object with these members can be used by ``fix uq ... python MODULE:FACTORY``."""
+
+    n_models: int
+    """Committee size N_C (at least 2)."""
+
+    ghost_cutoff: float
+    """Å of ghost atoms needed around the local atoms for exact forces."""
+
+    def evaluate(
+        self,
+        positions: np.ndarray,
+        numbers: np.ndarray,
+        nlocal: int,
+        *,
+        image_of: np.ndarray,
+        exchange: Exchange,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-model forces ``(n_models, nall, 3)`` and local energy sums ``(n_models,)``."""
