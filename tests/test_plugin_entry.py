@@ -80,7 +80,7 @@ def test_editable_install_autoloads_the_fix(lammps_env, tmp_path):
     parent = [p for p in sys.path if p.endswith("site-packages")][0]
     Path(site, "parent.pth").write_text(parent + "\n")
     pip = subprocess.run([python, "-m", "pip", "install", "--no-build-isolation", "--no-deps",
-                          "-e", str(REPO)], capture_output=True, text=True, timeout=600)
+                          "-C", f"build-dir={tmp_path / 'build'}", "-e", str(REPO)], capture_output=True, text=True, timeout=600)
     assert pip.returncode == 0, pip.stdout[-2000:] + pip.stderr[-2000:]
 
     work = tmp_path / "run"
