@@ -157,7 +157,8 @@ PyMethodDef reverse_def = {"reverse", py_reverse, METH_O, "reverse ghost exchang
 
 PythonBridge::~PythonBridge()
 {
-  if (!Py_IsInitialized()) return;
+  // at interpreter shutdown the objects go with the interpreter: leave them
+  if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
   GIL gil;
   if (holding) {
     PyBuffer_Release(&fbuf);

@@ -92,12 +92,11 @@ def test_python_module_under_mpi_matches_reference(system, lammps_env, tmp_path)
     folder, _, reference = system
     script = lammps_env.fix_script(str(folder / "data.uq"), f"1 python {lammps_env.FACTORY} "
                                    "elements Cu Ni")
-    script = script.replace('print "UQ', 'print "UQ')
     (tmp_path / "in.test").write_text(script)
-    rc, output = lammps_env.run_python(tmp_path, DRIVER + 'print("done", MPI.COMM_WORLD.size)\n',
-                                       nprocs=2)
+    marker = 'open(f"done.{MPI.COMM_WORLD.rank}", "w").write(str(MPI.COMM_WORLD.size))\n'
+    rc, output = lammps_env.run_python(tmp_path, DRIVER + marker, nprocs=2)
     assert rc == 0, output
-    assert output.count("done 2") == 2
+    assert [p.read_text() for p in sorted(tmp_path.glob("done.*"))] == ["2", "2"]
     frame = lammps_env.read_dump(tmp_path / "dump.uq")[0]
     np.testing.assert_allclose(frame[:, 2], reference.s_atom, rtol=RTOL, atol=0)
     np.testing.assert_allclose(frame[:, 3], reference.s_local, rtol=RTOL, atol=0)

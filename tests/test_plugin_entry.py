@@ -95,3 +95,11 @@ def test_editable_install_autoloads_the_fix(lammps_env, tmp_path):
     assert f"Loaded 1 plugins from {site}/lammps_uq/lib" in proc.stdout
     # the embedded interpreter imported the package from the source tree
     assert Path((work / "imported_from.txt").read_text()) == REPO / "python/lammps_uq/__init__.py"
+
+
+def test_cli_info_reports_the_plugin(lammps_env, capsys):
+    from lammps_uq.cli import main
+
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "uqplugin.so" in out and "entry point registered" in out

@@ -84,15 +84,8 @@ def component_std(forces_comm) -> np.ndarray:
 def atomic_uncertainty(forces_comm) -> np.ndarray:
     """Atomic uncertainty ``s_j = (1/3) sum_k s_j^k`` (paper Eq. 8, inner sum).
 
-    Parameters
-    ----------
-    forces_comm : array_like, shape (n_models, N, 3)
-        Committee forces, eV/Å; ``n_models >= 2``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (N,)
-        Mean over directions of the unbiased (``ddof=1``) component std, eV/Å.
+    Takes ``forces_comm`` as :func:`component_std`; returns shape (N,), the mean over
+    directions of the unbiased (``ddof=1``) component std, eV/Å.
     """
     return component_std(forces_comm).mean(axis=1)
 
@@ -100,16 +93,9 @@ def atomic_uncertainty(forces_comm) -> np.ndarray:
 def deepmd_deviation(forces_comm) -> np.ndarray:
     """DeePMD-kit model deviation of the force on every atom.
 
-    Parameters
-    ----------
-    forces_comm : array_like, shape (n_models, N, 3)
-        Committee forces, eV/Å; ``n_models >= 2``.
-
-    Returns
-    -------
-    numpy.ndarray, shape (N,)
-        ``sigma_j = sqrt((1/N_C) sum_l |F_j^l - mean_l F_j^l|^2)``, eV/Å
-        (population std, ``ddof=0``, as DeePMD-kit's ``model_devi``).
+    Takes ``forces_comm`` as :func:`component_std`; returns shape (N,),
+    ``sigma_j = sqrt((1/N_C) sum_l |F_j^l - mean_l F_j^l|^2)`` in eV/Å
+    (population std, ``ddof=0``, as DeePMD-kit's ``model_devi``).
     """
     f = _check_forces(forces_comm)
     dev = f - f.mean(axis=0)
