@@ -25,7 +25,9 @@ constexpr double PI = 3.14159265358979323846;
 
 bool is_keyword(const char *word)
 {
-  return strcmp(word, "rcut") == 0 || strcmp(word, "alpha") == 0;
+  for (const char *kw : {"rcut", "alpha", "dtype", "device"})
+    if (strcmp(word, kw) == 0) return true;
+  return false;
 }
 }    // namespace
 
@@ -100,8 +102,14 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
         error->all(FLERR, iarg + 1, "Fix uq alpha must be > 0, got {}", arg[iarg + 1]);
       alpha_set = true;
       iarg += 2;
+    } else if (strcmp(arg[iarg], "dtype") == 0 || strcmp(arg[iarg], "device") == 0) {
+      // evaluator settings: the evaluator checks the value and names it in its error
+      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, fmt::format("fix uq {}", arg[iarg]), error);
+      spec.options.emplace_back(arg[iarg], arg[iarg + 1]);
+      iarg += 2;
     } else {
-      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected rcut or alpha", arg[iarg]);
+      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected rcut, alpha, dtype or device",
+                 arg[iarg]);
     }
   }
 }

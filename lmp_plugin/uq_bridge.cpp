@@ -176,10 +176,17 @@ std::string PythonBridge::create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &i
   PyObject *fwd = PyCFunction_New(&forward_def, capsule);
   PyObject *rev = PyCFunction_New(&reverse_def, capsule);
   PyObject *args = string_list(spec.args), *elements = string_list(spec.elements);
-  session = PyObject_CallMethod(mod, "create", "OOsOO", args, elements, spec.units.c_str(),
-                                fwd, rev);
+  PyObject *options = PyDict_New();
+  for (const auto &kv : spec.options) {
+    PyObject *value = PyUnicode_FromString(kv.second.c_str());
+    PyDict_SetItemString(options, kv.first.c_str(), value);
+    Py_DECREF(value);
+  }
+  session = PyObject_CallMethod(mod, "create", "OOsOOO", args, elements, spec.units.c_str(),
+                                options, fwd, rev);
   Py_DECREF(args);
   Py_DECREF(elements);
+  Py_DECREF(options);
   Py_XDECREF(fwd);
   Py_XDECREF(rev);
   Py_DECREF(mod);

@@ -13,6 +13,7 @@
 #define LMP_UQ_BRIDGE_H
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace LAMMPS_NS {
@@ -22,6 +23,7 @@ struct UQEvaluatorSpec {
   std::vector<std::string> args;        // evaluator form and its words, e.g. {"python", "m:f"}
   std::vector<std::string> elements;    // one chemical symbol per atom type
   std::string units;                    // LAMMPS unit style
+  std::vector<std::pair<std::string, std::string>> options;    // evaluator keywords (dtype, device)
 };
 
 // What the evaluator declares once it is built.

@@ -82,14 +82,13 @@ def hotspot_config(triclinic: bool, repeat: int = 5, seed: int = 7):
     return atoms
 
 
-def write_data(atoms, path: Path):
+def write_data(atoms, path: Path, elements: list[str] = ELEMENTS):
     """LAMMPS data file (atomic, metal) and the atoms as LAMMPS will see them."""
     import ase.io
-
-    ase.io.write(path, atoms, format="lammps-data", specorder=ELEMENTS, masses=True)
     from ase.data import atomic_numbers
 
-    ztype = {i + 1: atomic_numbers[s] for i, s in enumerate(ELEMENTS)}
+    ase.io.write(path, atoms, format="lammps-data", specorder=elements, masses=True)
+    ztype = {i + 1: atomic_numbers[s] for i, s in enumerate(elements)}
     return ase.io.read(path, format="lammps-data", Z_of_type=ztype, units="metal")
 
 

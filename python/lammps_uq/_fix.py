@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import EvaluatorError, InputError
 
-FORMS = "'python MODULE:FACTORY'"
+FORMS = "'python MODULE:FACTORY' or 'mace FILE [FILE ...]'"
 
 
 def format_exception(exc: BaseException) -> str:
@@ -66,8 +66,11 @@ def load_factory(spec: str) -> Callable[..., Any]:
     return factory
 
 
-def build_evaluator(args: list[str], elements: list[str]) -> tuple[Any, str]:
-    """The evaluator named by the words after ``fix ID group uq N``, and its name."""
+def build_evaluator(args: list[str], elements: list[str], options: dict) -> tuple[Any, str]:
+    """The evaluator named by the words after ``fix ID group uq N``, and its name.
+
+    ``options`` are the evaluator keywords of the fix line (``dtype``, ``device``).
+    """
     if not args:
         raise InputError(f"fix uq: missing evaluator; expected {FORMS}")
     form = args[0]
@@ -77,7 +80,14 @@ def build_evaluator(args: list[str], elements: list[str]) -> tuple[Any, str]:
                 f"fix uq python: got {len(args) - 1} word(s) {args[1:]}; expected MODULE:FACTORY"
             )
         factory = load_factory(args[1])
-        return factory(elements=list(elements)), args[1]
+        return factory(elements=list(elements), **options), args[1]
+    if form == "mace":
+        from .evaluators.mace_committee import MaceCommittee
+
+        if len(args) < 2:
+            raise InputError("fix uq mace: no model file given; expected mace FILE [FILE ...]")
+        committee = MaceCommittee(args[1:], elements=list(elements), **options)
+        return committee, f"mace ({committee.n_models} models)"
     raise InputError(f"fix uq: unknown evaluator form {form!r}; expected {FORMS}")
 
 
@@ -168,9 +178,9 @@ class Session:
         return forces, energies
 
 
-def create(args, elements, units, forward, reverse) -> Session:
+def create(args, elements, units, options, forward, reverse) -> Session:
     """Build the evaluator of a ``fix uq`` line (called once per fix and rank)."""
     numbers = atomic_numbers_of(list(elements))
-    evaluator, name = build_evaluator(list(args), list(elements))
+    evaluator, name = build_evaluator(list(args), list(elements), dict(options))
     check_evaluator(evaluator, name)
     return Session(evaluator, name, numbers, forward, reverse)

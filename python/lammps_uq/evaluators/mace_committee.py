@@ -1,0 +1,176 @@
+"""A committee of MACE models as a ``fix uq`` evaluator (DESIGN.md section 4).
+
+Exact per-model forces at the cost of the periodic graph:
+
+- edges only INTO local atoms (receivers ``< nlocal``), senders local or ghost within r_max;
+- a ghost sender that is an image of an atom owned by this rank is folded onto that atom
+  (``image_of``), so on one rank the graph is exactly the periodic one;
+- ghosts owned by other ranks stay as nodes whose features are forward-exchanged between
+  interaction layers, and whose feature gradients are reverse-exchanged in the backward pass
+  (MACE's own ``lammps_mliap`` code path calls our exchange through ``lammps_class``);
+- forces come from the gradient of the local-atom energy with respect to the edge vectors,
+  so ghost rows hold the contributions that the fix sums into their owners.
+
+All members share one neighbour list per check.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .graph import EdgeGraph, local_edges
+from .protocol import Exchange
+
+DTYPES = ("float64", "float32")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def expand_model_paths(patterns: list[str]) -> list[str]:
+    """Paths or globs to model files, each pattern sorted, so the member order is reproducible."""
+    paths: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise InputError(f"fix uq mace: no model file matches {pattern!r}")
+        paths.extend(matches)
+    for path in paths:
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise InputError(f"fix uq mace: cannot read model file {path!r} (missing or unreadable)")
+    if len(paths) < 2:
+        raise InputError(f"fix uq mace: got {len(paths)} model file(s) {paths}; expected at least 2")
+    return paths
+
+
+def model_facts(model) -> dict:
+    """r_max, number of interaction layers and species of a MACE model."""
+    return {
+        "r_max": float(model.r_max),
+        "num_interactions": int(model.num_interactions),
+        "atomic_numbers": [int(z) for z in model.atomic_numbers],
+    }
+
+
+def check_agreement(models: list, paths: list[str]) -> dict:
+    """Refuse members that disagree on r_max, layers or species, naming the file and values."""
+    first = model_facts(models[0])
+    for model, path in zip(models[1:], paths[1:]):
+        facts = model_facts(model)
+        for key, value in facts.items():
+            if value != first[key]:
+                raise InputError(
+                    f"fix uq mace: {path} has {key} = {value}, but {paths[0]} has "
+                    f"{first[key]}; all committee members must agree"
+                )
+    return first
+
+
+def torch_threads() -> int:
+    """OMP_NUM_THREADS if set, else the cores of this node divided among its MPI ranks."""
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    local_ranks = 1
+    for var in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"):
+        if os.environ.get(var, "").isdigit():
+            local_ranks = max(1, int(os.environ[var]))
+            break
+    return max(1, (os.cpu_count() or 1) // local_ranks)
+
+
+def pick_device(device: str) -> str:
+    """``auto``: this rank's node-local GPU ``cuda:(local_rank mod n_gpus)`` if any, else cpu."""
+    import torch
+
+    if device not in DEVICES:
+        raise InputError(f"fix uq device: got {device!r}; expected one of {', '.join(DEVICES)}")
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return "cpu"
+    if not torch.cuda.is_available():
+        raise InputError("fix uq device cuda: torch sees no CUDA device on this node")
+    local = 0
+    for var in ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"):
+        if os.environ.get(var, "").isdigit():
+            local = int(os.environ[var])
+            break
+    return f"cuda:{local % torch.cuda.device_count()}"
+
+
+def load_models(paths: list[str], device: str, dtype: str) -> list:
+    """Load MACE models (trusted local files) onto device in dtype, frozen for inference."""
+    import torch
+
+    import mace.modules  # noqa: F401 - registers classes before e3nn import on torch >= 2.6
+
+    torch_dtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
+    models = []
+    for path in paths:
+        try:
+            model = torch.load(path, map_location=device, weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+            raise InputError(f"fix uq mace: cannot load model file {path!r}: {exc}") from exc
+        if not hasattr(model, "r_max") or not hasattr(model, "interactions"):
+            raise InputError(f"fix uq mace: {path!r} does not hold a MACE model")
+        model = model.to(device=device, dtype=torch_dtype).eval()
+        for param in model.parameters():
+            param.requires_grad_(False)
+        models.append(model)
+    return models
+
+
+class MaceCommittee:
+    """Evaluator over N_C MACE models (see module docstring and ``protocol.Evaluator``)."""
+
+    def __init__(self, paths: list[str], *, elements: list[str] | None = None, dtype: str = "float64",
+                 device: str = "auto"):
+        import torch
+
+        from ase.data import atomic_numbers
+
+        if dtype not in DTYPES:
+            raise InputError(f"fix uq dtype: got {dtype!r}; expected one of {', '.join(DTYPES)}")
+        self.paths = expand_model_paths(list(paths))
+        self.device = pick_device(device)
+        self.dtype = dtype
+        torch.set_num_threads(torch_threads())
+        self.models = load_models(self.paths, self.device, dtype)
+        facts = check_agreement(self.models, self.paths)
+        self.n_models = len(self.models)
+        self.r_max = facts["r_max"]
+        self.ghost_cutoff = self.r_max
+        self.species = facts["atomic_numbers"]
+        for symbol in elements or []:
+            if atomic_numbers.get(symbol) not in self.species:
+                raise InputError(
+                    f"fix uq elements: element {symbol!r} is not in the MACE models "
+                    f"(they know atomic numbers {self.species})"
+                )
+        self.max_exchange_width = max(
+            int(inter.linear_up.irreps_out.dim) for inter in self.models[0].interactions
+        )
+
+    def evaluate(self, positions, numbers, nlocal, *, image_of, exchange: Exchange):
+        """Per-model forces (n_models, nall, 3) and local-energy sums (n_models,)."""
+        graph = local_edges(positions, numbers, nlocal, image_of, self.r_max)
+        return self.evaluate_graph(graph, exchange)
+
+    def evaluate_graph(self, graph: EdgeGraph, exchange) -> tuple[np.ndarray, np.ndarray]:
+        """Run every member on one shared graph; forces are scattered to the graph's rows."""
+        from .mace_run import run_member
+
+        forces = np.zeros((self.n_models, graph.nrows, 3))
+        energies = np.zeros(self.n_models)
+        tensors = graph.tensors(self.species, self.device, self.dtype)
+        for m, model in enumerate(self.models):
+            energy, dedv = run_member(model, tensors, graph, exchange)
+            forces[m] = graph.forces_from_edge_gradient(dedv)
+            energies[m] = energy
+        return forces, energies
+
+
+def mace(paths: list[str], *, elements: list[str], **options) -> MaceCommittee:
+    """Factory used by ``fix uq N mace FILE [FILE ...] elements ... [dtype ...] [device ...]``."""
+    return MaceCommittee(paths, elements=elements, **options)

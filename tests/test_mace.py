@@ -1,0 +1,133 @@
+"""The MACE committee evaluator: exact per-model forces under domain decomposition."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mace") if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1" else None
+
+from lammps_uq import testing, uncertainty  # noqa: E402
+
+pytestmark = [pytest.mark.lammps, pytest.mark.mpi]
+
+ATOL = 1e-8  # eV/Å, float64
+
+DUMPER = '''
+import glob, os
+import numpy as np
+from lammps_uq.evaluators.mace_committee import MaceCommittee
+
+
+class Dumper:
+    """The MACE committee, also saving each member's total forces on the owned atoms."""
+
+    def __init__(self, elements):
+        self.inner = MaceCommittee(sorted(glob.glob("models/*.model")), elements=elements)
+        self.n_models, self.ghost_cutoff = self.inner.n_models, self.inner.ghost_cutoff
+        self.max_exchange_width = self.inner.max_exchange_width
+
+    def evaluate(self, positions, numbers, nlocal, *, image_of, exchange):
+        forces, energies = self.inner.evaluate(positions, numbers, nlocal, image_of=image_of,
+                                               exchange=exchange)
+        total = np.empty_like(forces)
+        for m in range(len(forces)):
+            rows = forces[m].copy()
+            exchange.reverse(rows)
+            total[m] = rows
+        rank = os.environ.get("PMI_RANK", "0")
+        np.save(f"forces.{rank}.npy", total[:, :nlocal])
+        np.save(f"positions.{rank}.npy", positions[:nlocal])
+        return forces, energies
+
+
+def dumper(elements):
+    return Dumper(elements)
+'''
+
+
+def crystal():
+    """Triclinic rocksalt MgO, rattled."""
+    from ase.build import bulk
+
+    atoms = bulk("MgO", "rocksalt", a=4.21, cubic=True).repeat(2)
+    cell = atoms.cell.array.copy()
+    cell[1, 0] += 1.7
+    cell[2, 0] -= 1.1
+    cell[2, 1] += 1.3
+    atoms.set_cell(cell, scale_atoms=True)
+    atoms.positions += np.random.default_rng(3).normal(scale=0.08, size=atoms.positions.shape)
+    atoms.wrap()
+    return atoms
+
+
+SYSTEMS = {
+    "water": (lambda: testing.water_box(64, seed=1), ["O", "H"]),
+    "mgo-triclinic": (crystal, ["Mg", "O"]),
+}
+
+
+@pytest.fixture(scope="module", params=list(SYSTEMS))
+def system(request, tmp_path_factory):
+    """(folder with data.uq and models/, atoms as LAMMPS reads them, elements, reference)."""
+    import helpers
+    from ase.data import atomic_numbers
+    from mace.calculators import MACECalculator
+
+    make, elements = SYSTEMS[request.param]
+    folder = tmp_path_factory.mktemp(request.param)
+    paths = testing.write_committee(folder / "models", [atomic_numbers[e] for e in elements])
+    atoms = helpers.write_data(make(), folder / "data.uq", elements)
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    calc = MACECalculator(model_paths=paths, device="cpu", default_dtype="float64")
+    calc.calculate(atoms.copy())
+    return folder, atoms, elements, calc.results["forces_comm"]
+
+
+def script(folder, elements) -> str:
+    names = " ".join(elements)
+    return f"""units metal
+atom_style atomic
+read_data {folder}/data.uq
+pair_style zero 4.0
+pair_coeff * *
+neighbor 1.0 bin
+fix direct all uq 1 mace {folder}/models/*.model elements {names}
+fix probe all uq 1 python probe_mace:dumper elements {names}
+dump d all custom 1 dump.uq id type f_direct[1] f_direct[2] f_probe[1]
+dump_modify d format float %.17g sort id
+run 0
+"""
+
+
+def owned_forces(folder, atoms):
+    """Per-model forces saved by all ranks, ordered like atoms (matched by position)."""
+    forces = np.full((3, len(atoms), 3), np.nan)
+    for path in folder.glob("forces.*.npy"):
+        rank = path.suffixes[0]
+        pos = np.load(folder / f"positions{rank}.npy")
+        delta = pos[:, None, :] - atoms.positions[None, :, :]
+        index = np.argmin(np.einsum("ijk,ijk->ij", delta, delta), axis=1)
+        assert np.abs(pos - atoms.positions[index]).max() < 1e-9
+        forces[:, index] = np.load(path)
+    return forces
+
+
+@pytest.mark.parametrize("nprocs", [1, 2, 4])
+def test_fix_forces_equal_mace_calculator(system, nprocs, lammps_env, tmp_path):
+    folder, atoms, elements, reference = system
+    (tmp_path / "probe_mace.py").write_text(DUMPER)
+    (tmp_path / "models").symlink_to(folder / "models")
+    rc, output = lammps_env.run_lmp(tmp_path, script(folder, elements), nprocs)
+    assert rc == 0, output[-3000:]
+    forces = owned_forces(tmp_path, atoms)
+    assert np.abs(reference).max() > 0.1  # the models give real forces
+    np.testing.assert_allclose(forces, reference, rtol=0, atol=ATOL)
+    frame = lammps_env.read_dump(tmp_path / "dump.uq")[0]
+    s_ref = uncertainty.atomic_uncertainty(reference)
+    np.testing.assert_allclose(frame[:, 2], s_ref, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(frame[:, 4], s_ref, rtol=0, atol=ATOL)
+    s_loc = uncertainty.local_uncertainty(atoms, s_ref, 4.0)
+    np.testing.assert_allclose(frame[:, 3], s_loc, rtol=0, atol=ATOL)
