@@ -8,7 +8,9 @@
 #include "atom.h"
 #include "comm.h"
 #include "error.h"
+#include "group.h"
 #include "memory.h"
+#include "modify.h"
 #include "neighbor.h"
 #include "platform.h"
 #include "update.h"
@@ -22,10 +24,11 @@ using namespace FixConst;
 
 namespace {
 constexpr double PI = 3.14159265358979323846;
+constexpr double EV_TO_KCAL_MOL = 23.060547830619026;    // CODATA 2018: eV per (kcal/mol)
 
 bool is_keyword(const char *word)
 {
-  for (const char *kw : {"rcut", "alpha", "dtype", "device"})
+  for (const char *kw : {"rcut", "alpha", "dtype", "device", "drive"})
     if (strcmp(word, kw) == 0) return true;
   return false;
 }
@@ -34,10 +37,11 @@ bool is_keyword(const char *word)
 /* ---------------------------------------------------------------------- */
 
 FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), rcut(4.0), alpha(0.0), alpha_set(false), bridge(nullptr), nmax_atoms(0),
+    Fix(lmp, narg, arg), drive_energy(0.0), rcut(4.0), alpha(0.0), alpha_set(false), drive(false),
+    unit_factor(1.0), energy_requested(false), bridge(nullptr), nmax_atoms(0),
     peratom(nullptr), s_atom(nullptr), s_local(nullptr), sigma(nullptr), image_of(nullptr),
     comm_data(nullptr), comm_width(0), comm_blocks(1), comm_nall(0), exchange_phase(0),
-    peer_failed(false), last_check(-1), run_start(0.0), nchecks(0)
+    peer_failed(false), last_check(-1), run_start(0.0), nchecks(0), nevals(0)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
   nevery = utils::inumeric(FLERR, arg[3], false, lmp);
@@ -47,6 +51,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   spec.units = update->unit_style;
   if (spec.units != "metal" && spec.units != "real")
     error->all(FLERR, "Fix uq requires units metal or real, got units {}", spec.units);
+  if (spec.units == "real") unit_factor = EV_TO_KCAL_MOL;
 
   // evaluator words run up to the required `elements` keyword
   int iarg = 4;
@@ -71,6 +76,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   peratom_flag = 1;
   size_peratom_cols = 3;
   peratom_freq = nevery;
+  energy_global_flag = drive ? 1 : 0;    // fix_modify ID energy yes, handed to ID_energy
   comm_forward = std::max(1, info.max_exchange_width);
   comm_reverse = std::max(3 * info.n_models, info.max_exchange_width);
   grow_storage();
@@ -102,13 +108,19 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
         error->all(FLERR, iarg + 1, "Fix uq alpha must be > 0, got {}", arg[iarg + 1]);
       alpha_set = true;
       iarg += 2;
+    } else if (strcmp(arg[iarg], "drive") == 0) {
+      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "fix uq drive", error);
+      if (strcmp(arg[iarg + 1], "mean") != 0 && strcmp(arg[iarg + 1], "none") != 0)
+        error->all(FLERR, iarg + 1, "Fix uq drive: got {}; expected mean or none", arg[iarg + 1]);
+      drive = strcmp(arg[iarg + 1], "mean") == 0;
+      iarg += 2;
     } else if (strcmp(arg[iarg], "dtype") == 0 || strcmp(arg[iarg], "device") == 0) {
       // evaluator settings: the evaluator checks the value and names it in its error
       if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, fmt::format("fix uq {}", arg[iarg]), error);
       spec.options.emplace_back(arg[iarg], arg[iarg + 1]);
       iarg += 2;
     } else {
-      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected rcut, alpha, dtype or device",
+      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected rcut, alpha, drive, dtype or device",
                  arg[iarg]);
     }
   }
@@ -143,7 +155,19 @@ FixUQ::~FixUQ() noexcept(false)
 
 int FixUQ::setmask()
 {
-  return END_OF_STEP;
+  return drive ? POST_FORCE : END_OF_STEP;
+}
+
+/* ----------------------------------------------------------------------
+   drive mean: a companion fix (style uq/energy) reports the potential energy,
+   so f_ID keeps its meaning (max s_loc) for fix halt and thermo
+------------------------------------------------------------------------- */
+
+void FixUQ::post_constructor()
+{
+  if (!drive) return;
+  energy_id = std::string(id) + "_energy";
+  modify->add_fix(fmt::format("{} {} uq/energy {}", energy_id, group->names[igroup], id));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -151,6 +175,32 @@ int FixUQ::setmask()
 void FixUQ::init()
 {
   if (!atom->tag_enable) error->all(FLERR, Error::NOLASTLINE, "Fix uq requires atom IDs");
+  if (!drive) return;
+  check_pressure_control();
+  // the energy contribution is reported by ID_energy, not by this fix's scalar
+  if (thermo_energy) energy_requested = true;
+  thermo_energy = 0;
+  Fix *energy = modify->get_fix_by_id(energy_id);
+  if (!energy) error->all(FLERR, Error::NOLASTLINE, "Fix uq {}: fix {} was deleted", id, energy_id);
+  energy->thermo_energy = energy_requested ? 1 : 0;
+}
+
+/* ----------------------------------------------------------------------
+   no virial yet: refuse barostats, which would silently ignore our forces
+------------------------------------------------------------------------- */
+
+void FixUQ::check_pressure_control()
+{
+  for (const auto &fix : modify->get_fix_list()) {
+    const std::string style = fix->style;
+    if (utils::strmatch(style, "^np[ht]") || utils::strmatch(style, "^nph") ||
+        utils::strmatch(style, "press") || utils::strmatch(style, "^box/relax") ||
+        utils::strmatch(style, "^rigid/np") || utils::strmatch(style, "^deform/pressure"))
+      error->all(FLERR, Error::NOLASTLINE,
+                 "Fix uq {} drive mean has no virial yet, so pressure control by fix {} ({}) "
+                 "would ignore the committee forces; use a constant-volume ensemble", id, fix->id,
+                 style);
+  }
 }
 
 /* ----------------------------------------------------------------------
@@ -176,16 +226,28 @@ void FixUQ::setup(int /*vflag*/)
 {
   check_ghost_cutoff();
   for (auto &t : timers) t = 0.0;
-  nchecks = 0;
+  nchecks = nevals = 0;
   run_start = platform::walltime();
-  if (update->ntimestep % nevery == 0) check();
+  if (drive)
+    post_force(0);
+  else if (update->ntimestep % nevery == 0)
+    check(true, false);
 }
 
 /* ---------------------------------------------------------------------- */
 
 void FixUQ::end_of_step()
 {
-  check();
+  check(true, false);
+}
+
+/* ----------------------------------------------------------------------
+   drive mean: evaluate every step, statistics every N steps
+------------------------------------------------------------------------- */
+
+void FixUQ::post_force(int /*vflag*/)
+{
+  check(update->ntimestep % nevery == 0, true);
 }
 
 /* ----------------------------------------------------------------------
@@ -201,9 +263,10 @@ void FixUQ::post_run()
   const double run = platform::walltime() - run_start;
   if (comm->me == 0)
     utils::logmesg(lmp,
-                   "fix uq {}: {} checks took {:.4g} s = {:.1f}% of the run ({:.4g} s): gather "
-                   "{:.4g} evaluate {:.4g} comm {:.4g} aggregate {:.4g} output {:.4g} s\n",
-                   id, nchecks, total, run > 0.0 ? 100.0 * total / run : 0.0, run,
+                   "fix uq {}: {} checks ({} evaluations) took {:.4g} s = {:.1f}% of the run "
+                   "({:.4g} s): gather {:.4g} evaluate {:.4g} comm {:.4g} aggregate {:.4g} output "
+                   "{:.4g} s\n",
+                   id, nchecks, nevals, total, run > 0.0 ? 100.0 * total / run : 0.0, run,
                    slowest[T_GATHER], slowest[T_EVALUATE], slowest[T_COMM], slowest[T_AGGREGATE],
                    slowest[T_OUTPUT]);
 }

@@ -28,6 +28,8 @@ class FixUQ : public Fix, public UQExchanger {
   void init() override;
   void setup(int) override;
   void end_of_step() override;
+  void post_force(int) override;
+  void post_constructor() override;
   void post_run() override;
 
   double compute_scalar() override;
@@ -42,6 +44,7 @@ class FixUQ : public Fix, public UQExchanger {
   std::string exchange(double *data, int width, bool reverse) override;
 
   static constexpr int NVECTOR = 10;    // length of the global vector
+  double drive_energy;    // committee-mean potential energy of the last step (LAMMPS units)
 
  private:
   // --- settings from the fix line
@@ -49,6 +52,10 @@ class FixUQ : public Fix, public UQExchanger {
   double rcut;             // aggregation radius (Angstrom)
   double alpha;            // error = alpha * uncertainty
   bool alpha_set;          // alpha given by the user
+  bool drive;              // drive mean: committee-mean forces act every step
+  double unit_factor;      // eV (and eV/Angstrom) to LAMMPS energy (force) units
+  std::string energy_id;   // id of the fix uq/energy that reports the drive energy
+  bool energy_requested;   // fix_modify ID energy yes was given (moved to energy_id)
 
   // --- the evaluator
   UQBridge *bridge;        // Python side
@@ -78,7 +85,8 @@ class FixUQ : public Fix, public UQExchanger {
   enum { T_GATHER, T_EVALUATE, T_COMM, T_AGGREGATE, T_OUTPUT, NTIMER };
   double timers[NTIMER];
   double run_start;        // walltime at setup
-  int nchecks;             // checks done in this run
+  int nchecks;             // checks (statistics) done in this run
+  int nevals;              // evaluator calls in this run
 
   // --- scratch of the aggregation (reused between checks)
   std::vector<int> bin_of, bin_start, bin_atoms;
@@ -88,8 +96,11 @@ class FixUQ : public Fix, public UQExchanger {
   void check_ghost_cutoff();
   void grow_storage();
 
+  void check_pressure_control();
+
   // fix_uq_check.cpp
-  void check();
+  void check(bool statistics, bool drive_forces);
+  void apply_mean(const UQEvaluation &);
   void gather(UQEvaluation &);
   void evaluate(UQEvaluation &);
   bool sync(bool ok, int phase);

@@ -24,32 +24,59 @@ constexpr int MAX_BAD_IDS = 10;    // atom ids named per rank in a non-finite er
 
 /* ---------------------------------------------------------------------- */
 
-void FixUQ::check()
+void FixUQ::check(bool statistics, bool drive_forces)
 {
   grow_storage();
-  double t0 = platform::walltime();
+  double t = platform::walltime();
+  auto lap = [&](int part) {
+    double now = platform::walltime();
+    timers[part] += now - t;
+    t = now;
+  };
   UQEvaluation ev;
   gather(ev);
-  double t1 = platform::walltime();
+  lap(T_GATHER);
   evaluate(ev);
-  double t2 = platform::walltime();
+  lap(T_EVALUATE);
   comm_rows(ev.forces, info.n_models, 3, true);
   check_finite(ev);
-  atomic_statistics(ev);
-  comm_rows(s_atom, 1, 1, false);
-  double t3 = platform::walltime();
-  aggregate();
-  double t4 = platform::walltime();
-  reduce_globals(ev);
+  lap(T_COMM);
+  if (drive_forces) apply_mean(ev);
+  ++nevals;
+  if (statistics) {
+    atomic_statistics(ev);
+    comm_rows(s_atom, 1, 1, false);
+    lap(T_COMM);
+    aggregate();
+    lap(T_AGGREGATE);
+    reduce_globals(ev);
+    last_check = update->ntimestep;
+    ++nchecks;
+  }
   bridge->release_outputs();
-  double t5 = platform::walltime();
-  timers[T_GATHER] += t1 - t0;
-  timers[T_EVALUATE] += t2 - t1;
-  timers[T_COMM] += t3 - t2;
-  timers[T_AGGREGATE] += t4 - t3;
-  timers[T_OUTPUT] += t5 - t4;
-  last_check = update->ntimestep;
-  ++nchecks;
+  lap(T_OUTPUT);
+}
+
+/* ----------------------------------------------------------------------
+   drive mean: the committee-mean forces act on every owned atom, and the
+   committee-mean energy is what fix uq/energy reports (LAMMPS units)
+------------------------------------------------------------------------- */
+
+void FixUQ::apply_mean(const UQEvaluation &ev)
+{
+  const int nm = info.n_models, nlocal = atom->nlocal;
+  const bigint stride = (bigint) ev.nall * 3;
+  double **f = atom->f;
+  for (int i = 0; i < nlocal; ++i)
+    for (int k = 0; k < 3; ++k) {
+      double sum = 0.0;
+      for (int l = 0; l < nm; ++l) sum += ev.forces[l * stride + (bigint) i * 3 + k];
+      f[i][k] += unit_factor * sum / nm;
+    }
+  double mine = 0.0;
+  for (int l = 0; l < nm; ++l) mine += ev.energies[l] / nm;
+  MPI_Allreduce(&mine, &drive_energy, 1, MPI_DOUBLE, MPI_SUM, world);
+  drive_energy *= unit_factor;
 }
 
 /* ----------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include "lammpsplugin_abi.h"
 
 #include "fix_uq.h"
+#include "fix_uq_energy.h"
 #include "lammps.h"
 
 using namespace LAMMPS_NS;
@@ -13,6 +14,11 @@ namespace {
 void *fix_uq_creator(void *lmp, int argc, char **argv)
 {
   return (void *) new FixUQ((LAMMPS *) lmp, argc, argv);
+}
+
+void *fix_uq_energy_creator(void *lmp, int argc, char **argv)
+{
+  return (void *) new FixUQEnergy((LAMMPS *) lmp, argc, argv);
 }
 }    // namespace
 
@@ -30,5 +36,10 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   plugin.author = "lammps-uq developers";
   plugin.creator.v2 = (lammpsplugin_factory2 *) &fix_uq_creator;
   plugin.handle = handle;
+  (*register_plugin)(&plugin, lmp);
+
+  plugin.name = "uq/energy";
+  plugin.info = "fix uq/energy: committee-mean energy of fix uq ... drive mean (internal)";
+  plugin.creator.v2 = (lammpsplugin_factory2 *) &fix_uq_energy_creator;
   (*register_plugin)(&plugin, lmp);
 }

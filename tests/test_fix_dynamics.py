@@ -82,7 +82,7 @@ def test_later_check_during_md_matches_reference(data, nprocs, lammps_env, tmp_p
     reference = reference_from_frame(atoms, last, rcut=3.5)
     np.testing.assert_allclose(last[:, 5], reference.s_atom, rtol=RTOL, atol=0)
     np.testing.assert_allclose(last[:, 6], reference.s_local, rtol=RTOL, atol=0)
-    assert "fix uq mon: 5 checks took" in output
+    assert "fix uq mon: 5 checks (5 evaluations) took" in output
 
 
 @pytest.mark.parametrize("nprocs", [1, 2])

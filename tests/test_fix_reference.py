@@ -57,7 +57,7 @@ def test_lmp_executable_matches_reference(system, nprocs, lammps_env, tmp_path):
     frame = lammps_env.read_dump(tmp_path / "dump.uq")[0]
     assert_matches_reference(frame, output, reference, lammps_env)
     assert f"{nprocs} MPI" in output or nprocs == 1
-    assert "fix uq mon: 1 checks took" in output
+    assert "fix uq mon: 1 checks (1 evaluations) took" in output
 
 
 def test_python_module_in_process_matches_reference(system, lammps_env, in_tmp):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -63,6 +64,20 @@ def crystal():
     return atoms
 
 
+@contextlib.contextmanager
+def trusted_torch_load():
+    """MACECalculator loads pickled models; ours are made by the test itself."""
+    old = os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+    os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"]
+        else:
+            os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = old
+
+
 SYSTEMS = {
     "water": (lambda: testing.water_box(64, seed=1), ["O", "H"]),
     "mgo-triclinic": (crystal, ["Mg", "O"]),
@@ -80,8 +95,8 @@ def system(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
     paths = testing.write_committee(folder / "models", [atomic_numbers[e] for e in elements])
     atoms = helpers.write_data(make(), folder / "data.uq", elements)
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-    calc = MACECalculator(model_paths=paths, device="cpu", default_dtype="float64")
+    with trusted_torch_load():
+        calc = MACECalculator(model_paths=paths, device="cpu", default_dtype="float64")
     calc.calculate(atoms.copy())
     return folder, atoms, elements, calc.results["forces_comm"]
 

@@ -6,4 +6,13 @@ inside every ``import lammps``, so nothing heavy (numpy, torch) is imported here
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "CommitteeCalculator"]
+
+
+def __getattr__(name):
+    # lazy: importing lammps_uq must stay cheap (the LAMMPS entry point imports it)
+    if name == "CommitteeCalculator":
+        from .calculator import CommitteeCalculator
+
+        return CommitteeCalculator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,8 +16,8 @@ def random_mace(seed: int, atomic_numbers: list[int], *, r_max: float = 4.0,
                 max_ell: int = 2, correlation: int = 2):
     """A ScaleShiftMACE with random weights (float64), like mace_run_train's layout."""
     import torch
+    from mace import modules  # before e3nn: mace makes e3nn's torch.load work on torch >= 2.6
     from e3nn import o3
-    from mace import modules
 
     torch.manual_seed(seed)
     block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]

@@ -1,0 +1,58 @@
+"""``CommitteeCalculator``: the MACE committee of ``fix uq`` as an ASE calculator."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+from . import uncertainty
+from .evaluators.graph import periodic_edges
+from .evaluators.protocol import NoExchange
+
+
+class CommitteeCalculator(Calculator):
+    """Mean energy and forces of a MACE committee, with its uncertainties.
+
+    One periodic graph per structure is shared by all members.  ``results`` holds:
+
+    - ``energy``, ``free_energy`` (eV) and ``forces`` (N, 3, eV/Å): committee means;
+    - ``energies_comm`` (n_models,) and ``forces_comm`` (n_models, N, 3): every member;
+    - ``s_atom`` (N,) and ``s_local`` (N,): atomic and local uncertainty (eV/Å,
+      unbiased std, :mod:`lammps_uq.uncertainty`), ``s_local`` within ``rcut`` Å.
+
+    Parameters
+    ----------
+    model_paths : str or list of str
+        MACE model files or globs (each sorted), at least two in all.
+    dtype : {"float64", "float32"}
+    device : {"cpu", "cuda", "auto"}
+    rcut : float
+        Radius of the local aggregation, Å.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(self, model_paths, *, dtype: str = "float64", device: str = "cpu",
+                 rcut: float = 4.0, **kwargs):
+        super().__init__(**kwargs)
+        from .evaluators.mace_committee import MaceCommittee
+
+        paths = [model_paths] if isinstance(model_paths, str) else list(model_paths)
+        self.committee = MaceCommittee(paths, dtype=dtype, device=device)
+        self.parameters.update(model_paths=self.committee.paths, dtype=dtype, device=device,
+                               rcut=rcut)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        graph = periodic_edges(self.atoms, self.committee.r_max)
+        forces, energies = self.committee.evaluate_graph(graph, NoExchange())
+        s_atom = uncertainty.atomic_uncertainty(forces)
+        self.results = {
+            "energy": float(energies.mean()),
+            "free_energy": float(energies.mean()),
+            "forces": forces.mean(axis=0),
+            "energies_comm": energies,
+            "forces_comm": forces,
+            "s_atom": s_atom,
+            "s_local": uncertainty.local_uncertainty(self.atoms, s_atom, self.parameters.rcut),
+        }
