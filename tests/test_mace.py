@@ -146,3 +146,72 @@ def test_fix_forces_equal_mace_calculator(system, nprocs, lammps_env, tmp_path):
     np.testing.assert_allclose(frame[:, 4], s_ref, rtol=0, atol=ATOL)
     s_loc = uncertainty.local_uncertainty(atoms, s_ref, 4.0)
     np.testing.assert_allclose(frame[:, 3], s_loc, rtol=0, atol=ATOL)
+
+
+def test_committee_calculator_equals_mace_calculator(system):
+    from lammps_uq import CommitteeCalculator
+
+    folder, atoms, _, reference = system
+    calc = CommitteeCalculator(str(folder / "models" / "*.model"))
+    probe = atoms.copy()
+    probe.calc = calc
+    forces = probe.get_forces()
+    np.testing.assert_allclose(calc.results["forces_comm"], reference, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(forces, reference.mean(axis=0), rtol=0, atol=1e-10)
+    s_atom = uncertainty.atomic_uncertainty(reference)
+    np.testing.assert_allclose(calc.results["s_atom"], s_atom, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(calc.results["s_local"],
+                               uncertainty.local_uncertainty(atoms, s_atom, 4.0), atol=1e-10)
+    assert probe.get_potential_energy() == pytest.approx(calc.results["energies_comm"].mean())
+
+
+@pytest.fixture(scope="module")
+def odd_models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("odd")
+    testing.write_committee(folder / "base", [1, 8], n_models=2)
+    testing.write_committee(folder / "rmax", [1, 8], n_models=1, r_max=5.0)
+    testing.write_committee(folder / "species", [1, 6, 8], n_models=1)
+    (folder / "garbage.model").write_text("not a model")
+    return folder
+
+
+def error_script(models: str, elements: str = "O H", extra: str = "") -> str:
+    return f"""units metal
+lattice sc 3.0
+region box block 0 4 0 4 0 4
+create_box 2 box
+create_atoms 1 box
+mass * 10.0
+pair_style zero 4.0
+pair_coeff * *
+neighbor 1.0 bin
+{extra}
+fix mon all uq 1 mace {models} elements {elements}
+run 0
+"""
+
+
+MACE_ERRORS = {
+    "missing file": ("{f}/nothere.model {f}/base/member_0.model", "O H", "",
+                     "cannot read model file"),
+    "no glob match": ("{f}/none*.model", "O H", "", "no model file matches"),
+    "unreadable": ("{f}/garbage.model {f}/base/member_0.model", "O H", "",
+                   "cannot load model file"),
+    "r_max differs": ("{f}/base/*.model {f}/rmax/*.model", "O H", "",
+                      "has r_max = 5.0, but"),
+    "species differ": ("{f}/base/*.model {f}/species/*.model", "O H", "",
+                       "has atomic_numbers = [1, 6, 8], but"),
+    "element not in model": ("{f}/base/*.model", "O Cu", "",
+                             "element 'Cu' is not in the MACE models"),
+    "bad dtype": ("{f}/base/*.model", "O H dtype float16", "", "fix uq dtype: got 'float16'"),
+    "ghost cutoff": ("{f}/base/*.model", "O H", "pair_style zero 2.0\npair_coeff * *",
+                     "comm_modify cutoff 5"),
+}
+
+
+@pytest.mark.parametrize("case", list(MACE_ERRORS), ids=list(MACE_ERRORS))
+def test_mace_errors(case, odd_models, lammps_env, tmp_path):
+    models, elements, extra, message = MACE_ERRORS[case]
+    text = error_script(models.format(f=odd_models), elements, extra)
+    rc, output = lammps_env.run_lmp(tmp_path, text, 1)
+    assert rc != 0 and message in output, output[-3000:]
