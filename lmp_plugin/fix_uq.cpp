@@ -269,6 +269,9 @@ void FixUQ::post_run()
                    id, nchecks, nevals, total, run > 0.0 ? 100.0 * total / run : 0.0, run,
                    slowest[T_GATHER], slowest[T_EVALUATE], slowest[T_COMM], slowest[T_AGGREGATE],
                    slowest[T_OUTPUT]);
+  const std::string inside = bridge->report();
+  if (comm->me == 0 && !inside.empty())
+    utils::logmesg(lmp, "fix uq {}: evaluator on rank 0: {}\n", id, inside);
 }
 
 /* ---------------------------------------------------------------------- */

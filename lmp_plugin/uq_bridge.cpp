@@ -107,6 +107,7 @@ class PythonBridge : public UQBridge {
   std::string create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &info) override;
   std::string evaluate(UQEvaluation &ev) override;
   void release_outputs() override;
+  std::string report() override;
 
   UQEvaluation *current = nullptr;    // the evaluation in progress (exchanges need it)
 
@@ -260,6 +261,16 @@ void PythonBridge::release_outputs()
   PyBuffer_Release(&fbuf);
   PyBuffer_Release(&ebuf);
   holding = false;
+}
+
+std::string PythonBridge::report()
+{
+  GIL gil;
+  PyObject *res = PyObject_CallMethod(session, "report", nullptr);
+  std::string text = (res && PyUnicode_Check(res)) ? PyUnicode_AsUTF8(res) : "";
+  if (!res) PyErr_Clear();
+  Py_XDECREF(res);
+  return text;
 }
 
 // starts the interpreter when the host has none; leaves the GIL released

@@ -65,6 +65,8 @@ class UQBridge {
   virtual std::string evaluate(UQEvaluation &ev) = 0;
   // Drops the output buffers of the last evaluate().
   virtual void release_outputs() = 0;
+  // The evaluator's own time split since the last call ("" if it keeps none).
+  virtual std::string report() = 0;
 };
 
 // Opens libpython (if the process has none) and _uqbridge.so next to this plugin,

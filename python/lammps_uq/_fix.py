@@ -144,6 +144,11 @@ class Session:
         width = int(getattr(ev, "max_exchange_width", 0))
         return int(ev.n_models), float(ev.ghost_cutoff), width, self.numbers.tolist(), self.name
 
+    def report(self) -> str:
+        """The evaluator's own time split since the last report, if it keeps one."""
+        report = getattr(self.evaluator, "report", None)
+        return str(report()) if callable(report) else ""
+
     def evaluate(self, x_view, type_view, image_view, nlocal: int, step: int):
         """Run the evaluator on one rank's atoms; returns checked (forces, energies)."""
         positions = np.frombuffer(x_view, dtype=np.float64).reshape(-1, 3)
@@ -180,6 +185,9 @@ class Session:
 
 def create(args, elements, units, options, forward, reverse) -> Session:
     """Build the evaluator of a ``fix uq`` line (called once per fix and rank)."""
+    from ._speed import bind_torch_blas
+
+    bind_torch_blas()  # before any evaluator imports torch (see _speed.py)
     numbers = atomic_numbers_of(list(elements))
     evaluator, name = build_evaluator(list(args), list(elements), dict(options))
     check_evaluator(evaluator, name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,12 +127,16 @@ class MaceCommittee:
 
     def __init__(self, paths: list[str], *, elements: list[str] | None = None, dtype: str = "float64",
                  device: str = "auto"):
-        import torch
+        from .._speed import bind_torch_blas, tune_malloc
 
+        bind_torch_blas()
+        tune_malloc()
+        import torch
         from ase.data import atomic_numbers
 
         if dtype not in DTYPES:
             raise InputError(f"fix uq dtype: got {dtype!r}; expected one of {', '.join(DTYPES)}")
+        self.timing: dict[str, float] = {}
         self.paths = expand_model_paths(list(paths))
         self.device = pick_device(device)
         self.dtype = dtype
@@ -154,21 +159,42 @@ class MaceCommittee:
 
     def evaluate(self, positions, numbers, nlocal, *, image_of, exchange: Exchange):
         """Per-model forces (n_models, nall, 3) and local-energy sums (n_models,)."""
+        start = time.perf_counter()
         graph = local_edges(positions, numbers, nlocal, image_of, self.r_max)
+        self._count("graph", start)
         return self.evaluate_graph(graph, exchange)
 
     def evaluate_graph(self, graph: EdgeGraph, exchange) -> tuple[np.ndarray, np.ndarray]:
         """Run every member on one shared graph; forces are scattered to the graph's rows."""
-        from .mace_run import run_member
+        from .mace_run import GhostExchange, run_member
 
+        start = time.perf_counter()
         forces = np.zeros((self.n_models, graph.nrows, 3))
         energies = np.zeros(self.n_models)
         tensors = graph.tensors(self.species, self.device, self.dtype)
+        ghosts = GhostExchange(graph, exchange)
+        start = self._count("graph", start)
         for m, model in enumerate(self.models):
-            energy, dedv = run_member(model, tensors, graph, exchange)
+            energy, dedv = run_member(model, tensors, graph, ghosts)
+            start = self._count("model", start)
             forces[m] = graph.forces_from_edge_gradient(dedv)
             energies[m] = energy
+            start = self._count("forces", start)
+        self.timing["model"] -= ghosts.seconds
+        self.timing["exchange"] = self.timing.get("exchange", 0.0) + ghosts.seconds
         return forces, energies
+
+    def _count(self, part: str, start: float) -> float:
+        now = time.perf_counter()
+        self.timing[part] = self.timing.get(part, 0.0) + now - start
+        return now
+
+    def report(self) -> str:
+        """Seconds spent per part since the last report (model = forward + backward)."""
+        parts = ("model", "exchange", "graph", "forces")
+        text = ", ".join(f"{p} {self.timing.get(p, 0.0):.4g} s" for p in parts)
+        self.timing.clear()
+        return text
 
 
 def mace(paths: list[str], *, elements: list[str], **options) -> MaceCommittee:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -16,6 +18,7 @@ class GhostExchange:
 
     def __init__(self, graph, exchange):
         self.graph, self.exchange = graph, exchange
+        self.seconds = 0.0    # time spent in exchanges (copies and communication)
 
     def _rows(self, tensor: torch.Tensor, width: int) -> np.ndarray:
         n, g = self.graph.nlocal, self.graph
@@ -25,13 +28,16 @@ class GhostExchange:
         return buf, values
 
     def forward_exchange(self, feats: torch.Tensor, out: torch.Tensor, vec_len: int) -> None:
+        start = time.perf_counter()
         n = self.graph.nlocal
         buf, values = self._rows(feats, vec_len)
         self.exchange.forward(buf)
         result = np.concatenate([values[:n], buf[self.graph.ghost_rows]])
         out.copy_(torch.from_numpy(result))
+        self.seconds += time.perf_counter() - start
 
     def reverse_exchange(self, grad: torch.Tensor, gout: torch.Tensor, vec_len: int) -> None:
+        start = time.perf_counter()
         n = self.graph.nlocal
         buf, values = self._rows(grad, vec_len)
         buf[self.graph.ghost_rows] = values[n:]
@@ -39,9 +45,10 @@ class GhostExchange:
         result = np.zeros_like(values)
         result[:n] = buf[:n]
         gout.copy_(torch.from_numpy(result))
+        self.seconds += time.perf_counter() - start
 
 
-def run_member(model, tensors: dict, graph, exchange) -> tuple[float, np.ndarray]:
+def run_member(model, tensors: dict, graph, ghosts: GhostExchange) -> tuple[float, np.ndarray]:
     """Local-atom energy (eV) and its gradient with respect to the edge vectors."""
     vectors = tensors["vectors"].detach().clone().requires_grad_(True)
     heads = getattr(model, "heads", None) or ["Default"]
@@ -52,7 +59,7 @@ def run_member(model, tensors: dict, graph, exchange) -> tuple[float, np.ndarray
         "edge_index": tensors["edge_index"],
         "batch": tensors["batch"],
         "natoms": (graph.nlocal, graph.n_ghost_nodes),
-        "lammps_class": GhostExchange(graph, exchange),
+        "lammps_class": ghosts,
         "head": torch.tensor([len(heads) - 1], dtype=torch.int64, device=device),
         "total_charge": torch.zeros(1, dtype=vectors.dtype, device=device),
         "total_spin": torch.ones(1, dtype=vectors.dtype, device=device),
