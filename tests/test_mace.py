@@ -8,7 +8,8 @@ import os
 import numpy as np
 import pytest
 
-pytest.importorskip("mace") if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1" else None
+if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
+    pytest.importorskip("mace")
 
 from lammps_uq import testing, uncertainty  # noqa: E402
 
