@@ -13,6 +13,7 @@
 #define LMP_FIX_UQ_H
 
 #include "fix.h"
+#include "uq_bins.h"
 #include "uq_bridge.h"
 
 #include <string>
@@ -88,8 +89,8 @@ class FixUQ : public Fix, public UQExchanger {
   int nchecks;             // checks (statistics) done in this run
   int nevals;              // evaluator calls in this run
 
-  // --- scratch of the aggregation (reused between checks)
-  std::vector<int> bin_of, bin_start, bin_atoms;
+  // --- binned neighbour search (reused between checks)
+  UQBins bins;
 
   void parse_keywords(int, char **, int);
   void create_evaluator();

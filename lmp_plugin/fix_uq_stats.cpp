@@ -49,61 +49,14 @@ void FixUQ::aggregate()
 {
   const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
   double **x = atom->x;
-  if (nall == 0) return;
-  double lo[3], hi[3];
-  for (int k = 0; k < 3; ++k) lo[k] = hi[k] = x[0][k];
-  for (int i = 1; i < nall; ++i)
-    for (int k = 0; k < 3; ++k) {
-      lo[k] = std::min(lo[k], x[i][k]);
-      hi[k] = std::max(hi[k], x[i][k]);
-    }
-  // bins at least rcut wide, at most ~nall bins in all
-  double width = rcut;
-  int nb[3];
-  for (;;) {
-    for (int k = 0; k < 3; ++k) nb[k] = std::max(1, (int) ((hi[k] - lo[k]) / width));
-    if ((double) nb[0] * nb[1] * nb[2] <= 2.0 * nall + 27) break;
-    width *= 1.5;
-  }
-  double span[3];
-  for (int k = 0; k < 3; ++k) span[k] = hi[k] > lo[k] ? hi[k] - lo[k] : 1.0;
-  auto bin_index = [&](const double *p, int *b) {
-    for (int k = 0; k < 3; ++k)
-      b[k] = std::min(nb[k] - 1, std::max(0, (int) ((p[k] - lo[k]) / span[k] * nb[k])));
-  };
-  const int nbins = nb[0] * nb[1] * nb[2];
-  bin_of.assign(nall, 0);
-  bin_start.assign(nbins + 1, 0);
-  bin_atoms.resize(nall);
-  for (int i = 0; i < nall; ++i) {
-    int b[3];
-    bin_index(x[i], b);
-    bin_of[i] = (b[2] * nb[1] + b[1]) * nb[0] + b[0];
-    ++bin_start[bin_of[i] + 1];
-  }
-  for (int b = 0; b < nbins; ++b) bin_start[b + 1] += bin_start[b];
-  std::vector<int> fill(bin_start.begin(), bin_start.end() - 1);
-  for (int i = 0; i < nall; ++i) bin_atoms[fill[bin_of[i]]++] = i;
-
-  const double rc2 = rcut * rcut;
+  bins.build(x, nall, rcut);
   for (int i = 0; i < nlocal; ++i) {
-    int b[3];
-    bin_index(x[i], b);
     double sum = 0.0;
     int count = 0;
-    for (int cz = std::max(0, b[2] - 1); cz <= std::min(nb[2] - 1, b[2] + 1); ++cz)
-      for (int cy = std::max(0, b[1] - 1); cy <= std::min(nb[1] - 1, b[1] + 1); ++cy)
-        for (int cx = std::max(0, b[0] - 1); cx <= std::min(nb[0] - 1, b[0] + 1); ++cx) {
-          const int c = (cz * nb[1] + cy) * nb[0] + cx;
-          for (int m = bin_start[c]; m < bin_start[c + 1]; ++m) {
-            const int j = bin_atoms[m];
-            const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-            if (dx * dx + dy * dy + dz * dz <= rc2) {
-              sum += s_atom[j];
-              ++count;
-            }
-          }
-        }
+    bins.visit(x, x[i], rcut, [&](int j, double) {
+      sum += s_atom[j];
+      ++count;
+    });
     s_local[i] = sum / count;
   }
 }
