@@ -7,6 +7,7 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "domain.h"
 #include "error.h"
 #include "group.h"
 #include "memory.h"
@@ -18,6 +19,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <unistd.h>
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
@@ -26,12 +28,6 @@ namespace {
 constexpr double PI = 3.14159265358979323846;
 constexpr double EV_TO_KCAL_MOL = 23.060547830619026;    // CODATA 2018: eV per (kcal/mol)
 
-bool is_keyword(const char *word)
-{
-  for (const char *kw : {"rcut", "alpha", "dtype", "device", "drive"})
-    if (strcmp(word, kw) == 0) return true;
-  return false;
-}
 }    // namespace
 
 /* ---------------------------------------------------------------------- */
@@ -40,8 +36,10 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), drive_energy(0.0), rcut(4.0), alpha(0.0), alpha_set(false), drive(false),
     unit_factor(1.0), energy_requested(false), bridge(nullptr), nmax_atoms(0),
     peratom(nullptr), s_atom(nullptr), s_local(nullptr), sigma(nullptr), image_of(nullptr),
+    extra(nullptr),
     comm_data(nullptr), comm_width(0), comm_blocks(1), comm_nall(0), exchange_phase(0),
-    peer_failed(false), last_check(-1), run_start(0.0), nchecks(0), nevals(0)
+    peer_failed(false), last_check(-1), ncentres_total(0), last_selected(-1), region_bytes(-1),
+    devi_bytes(-1), restored(false), run_start(0.0), nchecks(0), nevals(0)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
   nevery = utils::inumeric(FLERR, arg[3], false, lmp);
@@ -69,6 +67,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   if (!alpha_set) alpha = 2.0 / std::sqrt(2.0 * PI * info.n_models);
   vector[NVECTOR - 1] = alpha;
 
+  restart_global = 1;
   scalar_flag = vector_flag = 1;
   size_vector = NVECTOR;
   extscalar = extvector = 0;
@@ -80,50 +79,6 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   comm_forward = std::max(1, info.max_exchange_width);
   comm_reverse = std::max(3 * info.n_models, info.max_exchange_width);
   grow_storage();
-}
-
-/* ---------------------------------------------------------------------- */
-
-void FixUQ::parse_keywords(int narg, char **arg, int iarg)
-{
-  // elements: words up to the next keyword, at most one per atom type
-  ++iarg;
-  while (iarg < narg && !is_keyword(arg[iarg]) && (int) spec.elements.size() < atom->ntypes)
-    spec.elements.emplace_back(arg[iarg++]);
-  if ((int) spec.elements.size() != atom->ntypes)
-    error->all(FLERR, iarg - 1, "Fix uq elements: got {} element(s) for {} atom types; expected "
-               "one chemical symbol per atom type", spec.elements.size(), atom->ntypes);
-
-  while (iarg < narg) {
-    if (strcmp(arg[iarg], "rcut") == 0) {
-      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "fix uq rcut", error);
-      rcut = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
-      if (!(rcut > 0.0))
-        error->all(FLERR, iarg + 1, "Fix uq rcut must be > 0 Angstrom, got {}", arg[iarg + 1]);
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "alpha") == 0) {
-      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "fix uq alpha", error);
-      alpha = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
-      if (!(alpha > 0.0))
-        error->all(FLERR, iarg + 1, "Fix uq alpha must be > 0, got {}", arg[iarg + 1]);
-      alpha_set = true;
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "drive") == 0) {
-      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, "fix uq drive", error);
-      if (strcmp(arg[iarg + 1], "mean") != 0 && strcmp(arg[iarg + 1], "none") != 0)
-        error->all(FLERR, iarg + 1, "Fix uq drive: got {}; expected mean or none", arg[iarg + 1]);
-      drive = strcmp(arg[iarg + 1], "mean") == 0;
-      iarg += 2;
-    } else if (strcmp(arg[iarg], "dtype") == 0 || strcmp(arg[iarg], "device") == 0) {
-      // evaluator settings: the evaluator checks the value and names it in its error
-      if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, fmt::format("fix uq {}", arg[iarg]), error);
-      spec.options.emplace_back(arg[iarg], arg[iarg + 1]);
-      iarg += 2;
-    } else {
-      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected rcut, alpha, drive, dtype or device",
-                 arg[iarg]);
-    }
-  }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -149,6 +104,7 @@ FixUQ::~FixUQ() noexcept(false)
   memory->destroy(s_local);
   memory->destroy(sigma);
   memory->destroy(image_of);
+  memory->destroy(extra);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -210,14 +166,38 @@ void FixUQ::check_pressure_control()
 
 void FixUQ::check_ghost_cutoff()
 {
-  const double need = std::max(info.ghost_cutoff, rcut) + neighbor->skin;
+  double need = std::max(info.ghost_cutoff, rcut);
+  if (sel.threshold > 0.0) need = std::max({need, sel.separation, sel.region});
+  need += neighbor->skin;
   const double have = std::max(comm->cutghostuser, neighbor->cutneighmax);
   if (have < need * (1.0 - 1e-12))
     error->all(FLERR, Error::NOLASTLINE,
                "Fix uq needs ghost atoms within {:.6g} Angstrom (evaluator {} needs {:.6g}, rcut "
-               "{:.6g}, neighbor skin {:.6g}) but the ghost cutoff is {:.6g}; add the line "
-               "'comm_modify cutoff {:.6g}' before the run",
-               need, info.name, info.ghost_cutoff, rcut, neighbor->skin, have, need);
+               "{:.6g}, separation {:.6g}, region {:.6g}, neighbor skin {:.6g}) but the ghost "
+               "cutoff is {:.6g}; add the line 'comm_modify cutoff {:.6g}' before the run",
+               need, info.name, info.ghost_cutoff, rcut, sel.threshold > 0.0 ? sel.separation : 0.0,
+               sel.region, neighbor->skin, have, need);
+}
+
+/* ----------------------------------------------------------------------
+   a region must see each atom once: below half of every periodic width
+------------------------------------------------------------------------- */
+
+void FixUQ::check_region_size()
+{
+  if (sel.region <= 0.0) return;
+  const double *h = domain->h;    // a = (h0,0,0), b = (h5,h1,0), c = (h4,h3,h2)
+  const double volume = h[0] * h[1] * h[2];
+  const double width[3] = {volume / std::sqrt(h[1] * h[1] * h[2] * h[2] +
+                                              std::pow(h[5] * h[2], 2) +
+                                              std::pow(h[5] * h[3] - h[1] * h[4], 2)),
+                           volume / std::sqrt(h[0] * h[0] * (h[2] * h[2] + h[3] * h[3])),
+                           h[2]};
+  for (int k = 0; k < 3; ++k)
+    if (domain->periodicity[k] && sel.region >= 0.5 * width[k])
+      error->all(FLERR, Error::NOLASTLINE, "Fix uq region {} Angstrom must be below half the "
+                 "periodic box width {:.6g} Angstrom (direction {}), so each atom appears once "
+                 "in a snapshot", sel.region, width[k], "xyz"[k]);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -225,6 +205,8 @@ void FixUQ::check_ghost_cutoff()
 void FixUQ::setup(int /*vflag*/)
 {
   check_ghost_cutoff();
+  check_region_size();
+  if (restored) trim_files();
   for (auto &t : timers) t = 0.0;
   nchecks = nevals = 0;
   run_start = platform::walltime();
@@ -274,6 +256,48 @@ void FixUQ::post_run()
     utils::logmesg(lmp, "fix uq {}: evaluator on rank 0: {}\n", id, inside);
 }
 
+/* ----------------------------------------------------------------------
+   restart files carry the selection state so a continued run appends to the
+   same files, keeps counters and cooldowns, and writes no region twice
+------------------------------------------------------------------------- */
+
+void FixUQ::write_restart(FILE *fp)
+{
+  if (comm->me != 0) return;
+  std::vector<double> list = {(double) ncentres_total, (double) last_selected,
+                              (double) region_bytes, (double) devi_bytes,
+                              (double) (recent.size() / 4)};
+  list.insert(list.end(), recent.begin(), recent.end());
+  int size = (int) (list.size() * sizeof(double));
+  fwrite(&size, sizeof(int), 1, fp);
+  fwrite(list.data(), sizeof(double), list.size(), fp);
+}
+
+void FixUQ::restart(char *buf)
+{
+  auto *list = (double *) buf;
+  ncentres_total = (bigint) list[0];
+  last_selected = (bigint) list[1];
+  region_bytes = (long long) list[2];
+  devi_bytes = (long long) list[3];
+  recent.assign(list + 5, list + 5 + 4 * (size_t) list[4]);
+  vector[5] = (double) ncentres_total;
+  restored = true;
+}
+
+// rank 0: drop anything written after the restart file was saved
+void FixUQ::trim_files()
+{
+  restored = false;
+  if (comm->me != 0) return;
+  if (region_bytes >= 0 && truncate(sel.region_file.c_str(), region_bytes) != 0)
+    error->one(FLERR, "Fix uq {} cannot trim region file {} to {} bytes for the restart", id,
+               sel.region_file, region_bytes);
+  if (devi_bytes >= 0 && truncate(sel.devi_file.c_str(), devi_bytes) != 0)
+    error->one(FLERR, "Fix uq {} cannot trim devi file {} to {} bytes for the restart", id,
+               sel.devi_file, devi_bytes);
+}
+
 /* ---------------------------------------------------------------------- */
 
 void FixUQ::grow_storage()
@@ -285,6 +309,8 @@ void FixUQ::grow_storage()
   memory->destroy(s_local);
   memory->destroy(sigma);
   memory->destroy(image_of);
+  memory->destroy(extra);
+  memory->create(extra, 4 * nmax_atoms, "uq:extra");
   memory->create(peratom, nmax_atoms, 3, "uq:peratom");
   memory->create(s_atom, nmax_atoms, "uq:s_atom");
   memory->create(s_local, nmax_atoms, "uq:s_local");

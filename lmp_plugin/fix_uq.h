@@ -17,9 +17,22 @@
 #include "uq_bridge.h"
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace LAMMPS_NS {
+
+// centre selection and output settings (DESIGN.md section 5)
+struct UQSelection {
+  double threshold = 0.0;        // > 0: select; on s_loc, or on alpha * s_loc if on_error
+  bool on_error = false;         // error_threshold given instead of threshold
+  int max_centres = 4;           // per check
+  double separation = 0.0;       // Angstrom; 0 until parsed: then 2 * rcut
+  bigint cooldown = 0;           // steps a chosen centre blocks its neighbourhood
+  double region = 0.0;           // Angstrom radius of the snapshots (0: none)
+  std::string region_file;       // extxyz of the snapshots
+  std::string devi_file;         // DeePMD model_devi.out
+};
 
 class FixUQ : public Fix, public UQExchanger {
  public:
@@ -32,6 +45,8 @@ class FixUQ : public Fix, public UQExchanger {
   void post_force(int) override;
   void post_constructor() override;
   void post_run() override;
+  void write_restart(FILE *) override;
+  void restart(char *) override;
 
   double compute_scalar() override;
   double compute_vector(int) override;
@@ -58,6 +73,8 @@ class FixUQ : public Fix, public UQExchanger {
   std::string energy_id;   // id of the fix uq/energy that reports the drive energy
   bool energy_requested;   // fix_modify ID energy yes was given (moved to energy_id)
 
+  UQSelection sel;         // threshold, max_centres, separation, cooldown, region, files
+
   // --- the evaluator
   UQBridge *bridge;        // Python side
   UQEvaluatorInfo info;    // what the evaluator declared
@@ -69,6 +86,8 @@ class FixUQ : public Fix, public UQExchanger {
   double *s_local;         // s_loc of local atoms
   double *sigma;           // DeePMD deviation of local atoms
   int *image_of;           // owned index each atom images, or -1
+  double *extra;           // (nmax, 4): s_loc and committee-mean force, also on ghosts
+  std::unordered_map<tagint, int> owner;    // owned atom index by atom id (last gather)
 
   // --- communication state
   double *comm_data;       // array being exchanged: comm_blocks blocks of (comm_nall, comm_width)
@@ -82,6 +101,14 @@ class FixUQ : public Fix, public UQExchanger {
   double vector[NVECTOR];  // global vector, DESIGN.md section 5 order
   bigint last_check;       // step of the last check, -1 before the first
 
+  // --- selection state (kept in restart files)
+  bigint ncentres_total;        // centres selected so far
+  std::vector<double> recent;   // (step, x, y, z) of centres chosen within the cooldown
+  bigint last_selected;         // step of the last selection and file output, -1 if none
+  long long region_bytes;       // size of the region file after the last write, -1: not started
+  long long devi_bytes;         // size of the devi file after the last write, -1: not started
+  bool restored;                // state came from a restart file: trim the files at setup
+
   // --- timing (seconds, this rank)
   enum { T_GATHER, T_EVALUATE, T_COMM, T_AGGREGATE, T_OUTPUT, NTIMER };
   double timers[NTIMER];
@@ -92,9 +119,16 @@ class FixUQ : public Fix, public UQExchanger {
   // --- binned neighbour search (reused between checks)
   UQBins bins;
 
+  // fix_uq_args.cpp
   void parse_keywords(int, char **, int);
+  void check_selection_settings();
+  double positive(int, char **, int, const char *unit);
+  bigint count(int, char **, int, bigint minimum);
+  std::string word(int, char **, int);
+
   void create_evaluator();
   void check_ghost_cutoff();
+  void check_region_size();
   void grow_storage();
 
   void check_pressure_control();
@@ -111,6 +145,17 @@ class FixUQ : public Fix, public UQExchanger {
   void atomic_statistics(const UQEvaluation &);
   void aggregate();
   void reduce_globals(const UQEvaluation &);
+
+  // fix_uq_select.cpp
+  void select_and_write(const UQEvaluation &);
+  void share_local_values(const UQEvaluation &);
+  std::vector<double> find_candidates();
+  std::vector<double> choose_centres(const std::vector<double> &);
+  bool near_any(const double *p, const std::vector<double> &rows, int width, int offset);
+  void write_regions(const std::vector<double> &chosen);
+  std::string region_info(tagint centre, double centre_s_local);
+  void write_devi();
+  void trim_files();
 };
 
 }    // namespace LAMMPS_NS

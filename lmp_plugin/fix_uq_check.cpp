@@ -50,6 +50,11 @@ void FixUQ::check(bool statistics, bool drive_forces)
     aggregate();
     lap(T_AGGREGATE);
     reduce_globals(ev);
+    // a setup() at the step of the last selection (next run, or a restart) repeats nothing
+    if (update->ntimestep > last_selected) {
+      select_and_write(ev);
+      last_selected = update->ntimestep;
+    }
     last_check = update->ntimestep;
     ++nchecks;
   }
@@ -87,7 +92,7 @@ void FixUQ::gather(UQEvaluation &ev)
 {
   const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
   const tagint *tag = atom->tag;
-  std::unordered_map<tagint, int> owner;
+  owner.clear();
   owner.reserve(2 * nlocal);
   for (int i = 0; i < nlocal; ++i) owner[tag[i]] = i;
   for (int i = 0; i < nall; ++i) {

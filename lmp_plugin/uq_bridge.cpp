@@ -108,6 +108,8 @@ class PythonBridge : public UQBridge {
   std::string evaluate(UQEvaluation &ev) override;
   void release_outputs() override;
   std::string report() override;
+  std::string write_region(const std::string &path, const double *rows, int nrows,
+                           const std::string &info_json, long long &bytes) override;
 
   UQEvaluation *current = nullptr;    // the evaluation in progress (exchanges need it)
 
@@ -271,6 +273,20 @@ std::string PythonBridge::report()
   if (!res) PyErr_Clear();
   Py_XDECREF(res);
   return text;
+}
+
+std::string PythonBridge::write_region(const std::string &path, const double *rows, int nrows,
+                                       const std::string &info_json, long long &bytes)
+{
+  GIL gil;
+  PyObject *table = view_of(rows, sizeof(double) * 10 * nrows);
+  PyObject *res = PyObject_CallMethod(session, "write_region", "sOisL", path.c_str(), table, nrows,
+                                      info_json.c_str(), bytes);
+  Py_XDECREF(table);
+  if (!res) return fetch_error();
+  bytes = PyLong_AsLongLong(res);
+  Py_DECREF(res);
+  return PyErr_Occurred() ? fetch_error() : "";
 }
 
 // starts the interpreter when the host has none; leaves the GIL released

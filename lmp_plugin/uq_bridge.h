@@ -67,6 +67,10 @@ class UQBridge {
   virtual void release_outputs() = 0;
   // The evaluator's own time split since the last call ("" if it keeps none).
   virtual std::string report() = 0;
+  // Appends one region frame (rows: nrows x 10 = id, type, x, y, z, s_atom, s_local,
+  // fx, fy, fz) to path, starting the file if bytes < 0; bytes becomes the new size.
+  virtual std::string write_region(const std::string &path, const double *rows, int nrows,
+                                   const std::string &info_json, long long &bytes) = 0;
 };
 
 // Opens libpython (if the process has none) and _uqbridge.so next to this plugin,

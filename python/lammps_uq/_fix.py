@@ -144,6 +144,12 @@ class Session:
         width = int(getattr(ev, "max_exchange_width", 0))
         return int(ev.n_models), float(ev.ghost_cutoff), width, self.numbers.tolist(), self.name
 
+    def write_region(self, path: str, table_view, nrows: int, info_json: str, size: int) -> int:
+        """Append one region snapshot (rank 0 only); returns the file size after it."""
+        from .regions import write_region
+
+        return write_region(path, table_view, nrows, info_json, self.numbers, size)
+
     def report(self) -> str:
         """The evaluator's own time split since the last report, if it keeps one."""
         report = getattr(self.evaluator, "report", None)
