@@ -25,11 +25,48 @@ def _info(_args: argparse.Namespace) -> int:
     return 0 if plugins and registered else 1
 
 
+def _select(args: argparse.Namespace) -> int:
+    """Print the centres each frame would get, by the rules of fix uq."""
+    import ase.io
+
+    from .selection import Selector, select_frames
+
+    frames = ase.io.read(args.frames, ":")
+    if args.committee:
+        from . import CommitteeCalculator
+
+        calc = CommitteeCalculator(args.committee, rcut=args.rcut)
+        for atoms in frames:
+            calc.calculate(atoms)
+            atoms.arrays["s_local"] = calc.results["s_local"]
+    elif any("s_local" not in atoms.arrays for atoms in frames):
+        raise SystemExit("lammps-uq select: frames have no per-atom s_local; give --committee")
+    threshold = args.threshold if args.threshold is not None else args.error_threshold
+    scale = 1.0 if args.threshold is not None else args.alpha
+    selector = Selector(threshold=threshold, separation=args.separation or 2 * args.rcut,
+                        max_centres=args.max_centres, cooldown=args.cooldown, scale=scale)
+    for step, ids in select_frames(frames, selector):
+        print(step, *ids)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lammps-uq", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="where the LAMMPS plugin is and whether it autoloads")
     info.set_defaults(run=_info)
+    select = sub.add_parser("select", help="centres of extxyz frames, by fix uq's rules")
+    select.add_argument("frames", help="extxyz with per-atom s_local (or use --committee)")
+    how = select.add_mutually_exclusive_group(required=True)
+    how.add_argument("--threshold", type=float, help="select on s_local (eV/Å)")
+    how.add_argument("--error-threshold", type=float, help="select on alpha * s_local (eV/Å)")
+    select.add_argument("--alpha", type=float, default=1.0, help="for --error-threshold")
+    select.add_argument("--rcut", type=float, default=4.0, help="aggregation radius (Å)")
+    select.add_argument("--separation", type=float, help="Å (default 2 * rcut)")
+    select.add_argument("--max-centres", type=int, default=4)
+    select.add_argument("--cooldown", type=int, default=0, help="steps")
+    select.add_argument("--committee", nargs="+", help="MACE model files to compute s_local")
+    select.set_defaults(run=_select)
     return parser
 
 

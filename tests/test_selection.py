@@ -1,0 +1,164 @@
+"""Centre selection, region snapshots, devi output and fix halt (analytic committee)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lammps_uq import uncertainty
+from lammps_uq.evaluators.analytic import lj_committee
+from lammps_uq.selection import Selector, select_frames
+
+pytestmark = [pytest.mark.lammps, pytest.mark.mpi]
+
+SETTINGS = dict(threshold=0.25, max_centres=3, separation=6.0, cooldown=10)
+FIX = ("5 python lammps_uq.evaluators.analytic:lj_committee elements Cu Ni "
+       "threshold 0.25 max_centres 3 separation 6.0 cooldown 10 region 5.0 "
+       "file regions.extxyz devi model_devi.out")
+
+
+def hotspots(seed: int = 3):
+    """FCC Cu/Ni, 864 atoms, strongly disordered around four points."""
+    from ase.build import bulk
+    from ase.geometry import find_mic
+
+    atoms = bulk("Cu", "fcc", a=3.65, cubic=True).repeat(6)
+    rng = np.random.default_rng(seed)
+    atoms.numbers[rng.random(len(atoms)) < 0.3] = 28
+    amplitude = np.full(len(atoms), 0.02)
+    for centre in rng.uniform(0, atoms.cell[0, 0], (4, 3)):
+        _, dist = find_mic(atoms.positions - centre, atoms.cell, True)
+        amplitude += 0.3 * np.exp(-(dist**2) / (2 * 2.5**2))
+    atoms.positions += rng.normal(size=(len(atoms), 3)) * amplitude[:, None]
+    atoms.wrap()
+    return atoms
+
+
+def script(data, fix_args=FIX, steps=40, extra="") -> str:
+    return f"""units metal
+atom_style atomic
+read_data {data}
+pair_style lj/cut 5.0
+pair_coeff * * 0.05 2.35
+neighbor 1.0 bin
+comm_modify cutoff 9.5
+velocity all create 200 4928 loop geom
+fix nve all nve
+timestep 0.002
+fix mon all uq {fix_args}
+{extra}
+dump d all custom 5 dump.uq id type x y z f_mon[2]
+dump_modify d format float %.17g sort id
+run {steps}
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same 40-step run on 1, 2 and 4 ranks: {nprocs: (folder, output)}."""
+    import helpers
+
+    if helpers.lammps_problem():
+        pytest.skip(helpers.lammps_problem())
+    base = tmp_path_factory.mktemp("select")
+    atoms = helpers.write_data(hotspots(), base / "data.uq")
+    result = {"atoms": atoms}
+    for nprocs in (1, 2, 4):
+        folder = base / f"np{nprocs}"
+        folder.mkdir()
+        rc, output = helpers.run_lmp(folder, script(base / "data.uq"), nprocs)
+        assert rc == 0, output[-3000:]
+        result[nprocs] = folder
+    return result
+
+
+def centres(folder):
+    import ase.io
+
+    frames = ase.io.read(folder / "regions.extxyz", ":")
+    by_step: dict[int, list[int]] = {}
+    for frame in frames:
+        by_step.setdefault(int(frame.info["step"]), []).append(int(frame.info["centre_id"]))
+    return by_step, frames
+
+
+def dumped_frames(folder, atoms):
+    import helpers
+
+    frames = []
+    for step, table in zip(range(0, 41, 5), helpers.read_dump(folder / "dump.uq")):
+        frame = atoms.copy()
+        frame.positions = table[:, 2:5]
+        frame.arrays["id"] = table[:, 0].astype(int)
+        frame.arrays["s_local"] = table[:, 5]
+        frame.info["step"] = step
+        frames.append(frame)
+    return frames
+
+
+def test_centres_identical_on_1_2_4_ranks_and_equal_offline(runs):
+    one, _ = centres(runs[1])
+    assert sum(len(v) for v in one.values()) >= 4 and max(len(v) for v in one.values()) > 1
+    for nprocs in (2, 4):
+        assert centres(runs[nprocs])[0] == one
+    offline = select_frames(dumped_frames(runs[1], runs["atoms"]), Selector(**SETTINGS))
+    assert {step: ids for step, ids in offline if ids} == one
+
+
+def test_selection_respects_separation_budget_and_cooldown(runs):
+    from ase.geometry import find_mic
+
+    frames = {int(f.info["step"]): f for f in dumped_frames(runs[1], runs["atoms"])}
+    chosen = []
+    for step, ids in sorted(centres(runs[1])[0].items()):
+        assert len(ids) <= SETTINGS["max_centres"]
+        chosen += [(step, frames[step].positions[i - 1]) for i in ids]
+    cell = runs["atoms"].cell
+    for a, (step_a, pos_a) in enumerate(chosen):
+        for step_b, pos_b in chosen[a + 1:]:
+            if step_b - step_a < SETTINGS["cooldown"]:
+                _, distance = find_mic(pos_b - pos_a, cell, True)
+                assert distance >= SETTINGS["separation"]
+
+
+def test_region_frames_hold_exactly_the_atoms_within_region(runs):
+    from ase.geometry import find_mic
+
+    frames = {int(f.info["step"]): f for f in dumped_frames(runs[2], runs["atoms"])}
+    _, regions = centres(runs[2])
+    for region in regions:
+        parent = frames[int(region.info["step"])]
+        centre = int(region.info["centre_id"])
+        vectors, distances = find_mic(parent.positions - parent.positions[centre - 1],
+                                      parent.cell, True)
+        inside = np.nonzero(distances <= 5.0)[0]
+        np.testing.assert_array_equal(region.arrays["id"], inside + 1)
+        centre_pos = region.positions[region.arrays["id"] == centre][0]
+        # extxyz stores 8 decimals
+        np.testing.assert_allclose(region.positions - centre_pos, vectors[inside], atol=2e-8)
+        assert region.info["parent_natoms"] == len(parent)
+        np.testing.assert_allclose(region.info["parent_cell"].reshape(3, 3), parent.cell.array,
+                                   atol=1e-9)
+
+
+def test_devi_file_parses_like_deepmd_and_equals_reference(runs):
+    table = np.loadtxt(runs[1] / "model_devi.out", ndmin=2)
+    assert table.shape == (9, 7)
+    assert np.all(table[:, 1:4] == 0.0)
+    committee = lj_committee(["Cu", "Ni"])
+    for row, frame in zip(table, dumped_frames(runs[1], runs["atoms"])):
+        forces, _ = committee.committee_forces(frame)
+        sigma = uncertainty.deepmd_deviation(forces)
+        assert row[0] == frame.info["step"]
+        np.testing.assert_allclose(row[4:], [sigma.max(), sigma.min(), sigma.mean()], rtol=1e-6)
+
+
+def test_fix_halt_stops_on_max_local_uncertainty(runs, lammps_env, tmp_path):
+    data = runs[1].parent / "data.uq"
+    extra = "variable maxuq equal f_mon\nfix stop all halt 5 v_maxuq > 0.01 error soft"
+    rc, output = lammps_env.run_lmp(tmp_path, script(data, "5 python lammps_uq.evaluators."
+                                                      "analytic:lj_committee elements Cu Ni",
+                                                      extra=extra))
+    assert rc == 0, output[-3000:]
+    assert "Fix halt condition" in output
+    assert "Loop time" in output and " for 5 steps " in output
