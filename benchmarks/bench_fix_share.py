@@ -65,7 +65,7 @@ def main() -> int:
             base = loop_time(run(Path(tmp), nprocs, False, args.steps, args.every))
             out = run(Path(tmp), nprocs, True, args.steps, args.every)
             line = next(ln for ln in out.splitlines() if ln.startswith("fix uq "))
-            parts = dict(re.findall(r"(gather|evaluate|comm|aggregate|output) ([0-9.eE+-]+)", line))
+            parts = dict(re.findall(r"(gather|evaluate|comm|aggregate|select|output) ([0-9.eE+-]+)", line))
             total = sum(float(v) for v in parts.values())
             share = float(re.search(r"= ([0-9.]+)% of the run", line).group(1))
             overhead = total - float(parts["evaluate"])

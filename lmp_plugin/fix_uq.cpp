@@ -246,11 +246,11 @@ void FixUQ::post_run()
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "fix uq {}: {} checks ({} evaluations) took {:.4g} s = {:.1f}% of the run "
-                   "({:.4g} s): gather {:.4g} evaluate {:.4g} comm {:.4g} aggregate {:.4g} output "
-                   "{:.4g} s\n",
+                   "({:.4g} s): gather {:.4g} evaluate {:.4g} comm {:.4g} aggregate {:.4g} select "
+                   "{:.4g} output {:.4g} s\n",
                    id, nchecks, nevals, total, run > 0.0 ? 100.0 * total / run : 0.0, run,
                    slowest[T_GATHER], slowest[T_EVALUATE], slowest[T_COMM], slowest[T_AGGREGATE],
-                   slowest[T_OUTPUT]);
+                   slowest[T_SELECT], slowest[T_OUTPUT]);
   const std::string inside = bridge->report();
   if (comm->me == 0 && !inside.empty())
     utils::logmesg(lmp, "fix uq {}: evaluator on rank 0: {}\n", id, inside);

@@ -110,7 +110,7 @@ class FixUQ : public Fix, public UQExchanger {
   bool restored;                // state came from a restart file: trim the files at setup
 
   // --- timing (seconds, this rank)
-  enum { T_GATHER, T_EVALUATE, T_COMM, T_AGGREGATE, T_OUTPUT, NTIMER };
+  enum { T_GATHER, T_EVALUATE, T_COMM, T_AGGREGATE, T_SELECT, T_OUTPUT, NTIMER };
   double timers[NTIMER];
   double run_start;        // walltime at setup
   int nchecks;             // checks (statistics) done in this run

@@ -50,11 +50,13 @@ void FixUQ::check(bool statistics, bool drive_forces)
     aggregate();
     lap(T_AGGREGATE);
     reduce_globals(ev);
+    lap(T_OUTPUT);
     // a setup() at the step of the last selection (next run, or a restart) repeats nothing
     if (update->ntimestep > last_selected) {
       select_and_write(ev);
       last_selected = update->ntimestep;
     }
+    lap(T_SELECT);
     last_check = update->ntimestep;
     ++nchecks;
   }

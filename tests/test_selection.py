@@ -162,3 +162,113 @@ def test_fix_halt_stops_on_max_local_uncertainty(runs, lammps_env, tmp_path):
     assert rc == 0, output[-3000:]
     assert "Fix halt condition" in output
     assert "Loop time" in output and " for 5 steps " in output
+
+
+def region_table(path):
+    """(step, centre, ids, s_local) of every frame, for comparing files."""
+    import ase.io
+
+    return [(int(f.info["step"]), int(f.info["centre_id"]), f.arrays["id"].tolist(),
+             f.arrays["s_local"]) for f in ase.io.read(path, ":")]
+
+
+def assert_same_regions(a, b):
+    assert [row[:3] for row in a] == [row[:3] for row in b]
+    for row_a, row_b in zip(a, b):
+        np.testing.assert_allclose(row_a[3], row_b[3], rtol=1e-9)
+
+
+def test_restart_continues_the_same_files(runs, lammps_env, tmp_path):
+    data = runs[1].parent / "data.uq"
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    first = script(data, steps=20).replace("run 20", "run 20\nwrite_restart r.20\nrun 20")
+    rc, output = lammps_env.run_lmp(straight, first, 2)
+    assert rc == 0, output[-3000:]
+    # continue from step 20 in the same folder: the files hold steps 25-40 already,
+    # which the restart must trim and write again, once
+    again = f"""read_restart r.20
+pair_style lj/cut 5.0
+pair_coeff * * 0.05 2.35
+neighbor 1.0 bin
+comm_modify cutoff 9.5
+fix nve all nve
+timestep 0.002
+fix mon all uq {FIX}
+run 20
+"""
+    before = region_table(straight / "regions.extxyz")
+    rc, output = lammps_env.run_lmp(straight, again, 2)
+    assert rc == 0, output[-3000:]
+    after = region_table(straight / "regions.extxyz")
+    assert_same_regions(after, before)
+    assert_same_regions(after, region_table(runs[2] / "regions.extxyz"))
+    steps = [row[0] for row in np.loadtxt(straight / "model_devi.out", ndmin=2)]
+    assert steps == list(range(0, 41, 5))
+
+
+def test_killed_run_leaves_a_readable_region_file(runs, lammps_env, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import ase.io
+
+    data = runs[1].parent / "data.uq"
+    fix = FIX.replace("5 python", "1 python").replace("cooldown 10", "cooldown 0")
+    (tmp_path / "in.test").write_text(script(data, fix, steps=100000))
+    env = dict(os.environ, PATH=f"{lammps_env.BIN}:{os.environ['PATH']}")
+    proc = subprocess.Popen([lammps_env.tool("lmp"), "-in", "in.test", "-log", "none"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+    path = tmp_path / "regions.extxyz"
+    deadline = time.time() + 90
+    while time.time() < deadline and (not path.exists() or path.stat().st_size < 200_000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    frames = ase.io.read(path, ":")
+    assert len(frames) >= 20
+    assert all(len(f) == len(f.arrays["id"]) > 0 for f in frames)
+
+
+SELECTION_ERRORS = {
+    "both thresholds": ("threshold 0.2 error_threshold 0.1", "exclude each other"),
+    "max_centres 0": ("threshold 0.2 max_centres 0", "max_centres must be an integer >= 1, got 0"),
+    "negative cooldown": ("threshold 0.2 cooldown -5", "cooldown must be an integer >= 0, got -5"),
+    "region without file": ("threshold 0.2 region 4.0", "needs file PATH"),
+    "file without region": ("threshold 0.2 file r.extxyz", "needs region R"),
+    "region without threshold": ("region 4.0 file r.extxyz", "add threshold S"),
+    "region too large": ("threshold 0.2 region 12.0 file r.extxyz", "must be below half"),
+    "ghost cutoff": ("threshold 0.2 separation 12.0", "comm_modify cutoff 13"),
+}
+
+
+@pytest.mark.parametrize("case", list(SELECTION_ERRORS), ids=list(SELECTION_ERRORS))
+def test_selection_keyword_errors(case, runs, lammps_env, tmp_path):
+    words, message = SELECTION_ERRORS[case]
+    fix = f"5 python lammps_uq.evaluators.analytic:lj_committee elements Cu Ni {words}"
+    text = script(runs[1].parent / "data.uq", fix, steps=0).replace("comm_modify cutoff 9.5",
+                                                                 "comm_modify cutoff 12.0")
+    if case == "ghost cutoff":
+        text = text.replace("comm_modify cutoff 12.0", "")
+    if case == "region too large":
+        text = text.replace("comm_modify cutoff 12.0", "comm_modify cutoff 14.0")
+    rc, output = lammps_env.run_lmp(tmp_path, text)
+    assert rc != 0 and message in output, output[-2000:]
+
+
+def test_cli_select_matches_fix(runs, capsys):
+    import ase.io
+
+    from lammps_uq.cli import main
+
+    frames = dumped_frames(runs[1], runs["atoms"])
+    path = runs[1] / "frames.extxyz"
+    ase.io.write(path, frames)
+    assert main(["select", str(path), "--threshold", "0.25", "--separation", "6",
+                 "--max-centres", "3", "--cooldown", "10"]) == 0
+    printed = {int(w[0]): [int(v) for v in w[1:]]
+               for w in (ln.split() for ln in capsys.readouterr().out.splitlines()) if len(w) > 1}
+    assert printed == centres(runs[1])[0]
