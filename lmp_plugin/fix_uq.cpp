@@ -99,6 +99,11 @@ void FixUQ::create_evaluator()
 FixUQ::~FixUQ() noexcept(false)
 {
   delete bridge;
+  free_storage();
+}
+
+void FixUQ::free_storage()
+{
   memory->destroy(peratom);
   memory->destroy(s_atom);
   memory->destroy(s_local);
@@ -304,12 +309,7 @@ void FixUQ::grow_storage()
 {
   if (atom->nmax <= nmax_atoms) return;
   nmax_atoms = atom->nmax;
-  memory->destroy(peratom);
-  memory->destroy(s_atom);
-  memory->destroy(s_local);
-  memory->destroy(sigma);
-  memory->destroy(image_of);
-  memory->destroy(extra);
+  free_storage();
   memory->create(extra, 4 * nmax_atoms, "uq:extra");
   memory->create(peratom, nmax_atoms, 3, "uq:peratom");
   memory->create(s_atom, nmax_atoms, "uq:s_atom");

@@ -130,6 +130,7 @@ class FixUQ : public Fix, public UQExchanger {
   void check_ghost_cutoff();
   void check_region_size();
   void grow_storage();
+  void free_storage();
 
   void check_pressure_control();
 
