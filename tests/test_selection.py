@@ -63,10 +63,11 @@ def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("select")
     atoms = helpers.write_data(hotspots(), base / "data.uq")
     result = {"atoms": atoms}
-    for nprocs in (1, 2, 4):
+    for nprocs, grid in ((1, ""), (2, ""), (4, ""), ("4-slabs", "processors 1 1 4")):
         folder = base / f"np{nprocs}"
         folder.mkdir()
-        rc, output = helpers.run_lmp(folder, script(base / "data.uq"), nprocs)
+        text = script(base / "data.uq").replace("read_data", f"{grid}\nread_data")
+        rc, output = helpers.run_lmp(folder, text, 4 if nprocs == "4-slabs" else nprocs)
         assert rc == 0, output[-3000:]
         result[nprocs] = folder
     return result
@@ -99,7 +100,7 @@ def dumped_frames(folder, atoms):
 def test_centres_identical_on_1_2_4_ranks_and_equal_offline(runs):
     one, _ = centres(runs[1])
     assert sum(len(v) for v in one.values()) >= 4 and max(len(v) for v in one.values()) > 1
-    for nprocs in (2, 4):
+    for nprocs in (2, 4, "4-slabs"):  # and a different processor grid
         assert centres(runs[nprocs])[0] == one
     offline = select_frames(dumped_frames(runs[1], runs["atoms"]), Selector(**SETTINGS))
     assert {step: ids for step, ids in offline if ids} == one
@@ -219,15 +220,17 @@ def test_killed_run_leaves_a_readable_region_file(runs, lammps_env, tmp_path):
     fix = FIX.replace("5 python", "1 python").replace("cooldown 10", "cooldown 0")
     (tmp_path / "in.test").write_text(script(data, fix, steps=100000))
     env = dict(os.environ, PATH=f"{lammps_env.BIN}:{os.environ['PATH']}")
+    # `lmp` is a Python launcher around the binary: kill the whole process group
     proc = subprocess.Popen([lammps_env.tool("lmp"), "-in", "in.test", "-log", "none"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env)
+                            env=env, start_new_session=True)
     path = tmp_path / "regions.extxyz"
     deadline = time.time() + 90
     while time.time() < deadline and (not path.exists() or path.stat().st_size < 200_000):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    time.sleep(0.5)  # the group is gone: nothing writes any more
     frames = ase.io.read(path, ":")
     assert len(frames) >= 20
     assert all(len(f) == len(f.arrays["id"]) > 0 for f in frames)
