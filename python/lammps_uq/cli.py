@@ -50,6 +50,30 @@ def _select(args: argparse.Namespace) -> int:
     return 0
 
 
+def _carve(args: argparse.Namespace) -> int:
+    """Carve region frames into small cells (see lammps_uq.carve)."""
+    from pathlib import Path
+
+    from .carve import CarveOptions
+    from .carve_io import carve_file
+
+    options = CarveOptions(molecules=args.molecules, radius=args.radius, box=args.box,
+                           cluster=args.cluster)
+    if options.molecules is None and options.radius is None:
+        options.molecules = 64
+    calculator, provenance = None, {}
+    if args.committee and args.relax:
+        from . import CommitteeCalculator
+
+        calculator = CommitteeCalculator(args.committee)
+        provenance["committee"] = " ".join(calculator.parameters["model_paths"])
+    written, skipped, failed = carve_file(args.regions, Path(args.output), options,
+                                          calculator=calculator, fmt=args.format,
+                                          centre_index=args.centre_index, provenance=provenance)
+    print(f"lammps-uq carve: {written} cells written, {skipped} already there, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lammps-uq", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,12 +91,31 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--cooldown", type=int, default=0, help="steps")
     select.add_argument("--committee", nargs="+", help="MACE model files to compute s_local")
     select.set_defaults(run=_select)
+    carve = sub.add_parser("carve", help="carve region frames into DFT-ready cells")
+    carve.add_argument("regions", help="extxyz: fix uq regions, or any frame with --centre-index")
+    carve.add_argument("-o", "--output", required=True, help="folder of the cells")
+    size = carve.add_mutually_exclusive_group()
+    size.add_argument("--molecules", type=int, help="K whole molecules (default 64)")
+    size.add_argument("--radius", type=float, help="whole molecules with an atom within R Å")
+    carve.add_argument("--box", type=float, help="cubic length (Å) instead of the parent density")
+    carve.add_argument("--cluster", action="store_true", help="non-periodic cluster with vacuum")
+    carve.add_argument("--centre-index", type=int, help="centre atom (0-based) of plain frames")
+    carve.add_argument("--committee", nargs="+", help="MACE models for the border relaxation")
+    carve.add_argument("--relax", action=argparse.BooleanOptionalAction, default=True)
+    carve.add_argument("--format", help="also write DFT input: vasp or espresso")
+    carve.set_defaults(run=_carve)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    from .errors import InputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except InputError as exc:
+        parser.error(str(exc))
 
 
 if __name__ == "__main__":

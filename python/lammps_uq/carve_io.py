@@ -1,0 +1,120 @@
+"""Reading region frames and writing carved cells: atomic, idempotent, fault tolerant."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .carve import CarveOptions, carve, relax_border
+from .errors import InputError
+
+# DFT inputs through ASE writers: file name in the cell's folder, ASE format
+FORMATS = {"vasp": ("POSCAR", "vasp"), "espresso": ("espresso.pwi", "espresso-in")}
+
+
+def frame_centre(atoms, centre_index: int | None) -> int:
+    """Index of the centre atom: from the region frame's ``centre_id`` or given."""
+    if centre_index is not None:
+        if not 0 <= centre_index < len(atoms):
+            raise InputError(f"carve --centre-index: got {centre_index}; the frame has "
+                             f"{len(atoms)} atoms")
+        return centre_index
+    if "centre_id" not in atoms.info or "id" not in atoms.arrays:
+        raise InputError("carve: the frame has no centre information (info centre_id and array "
+                         "id, as fix uq writes them); give --centre-index")
+    where = np.nonzero(np.asarray(atoms.arrays["id"]) == int(atoms.info["centre_id"]))[0]
+    if len(where) != 1:
+        raise InputError(f"carve: centre_id {atoms.info['centre_id']} is not in the frame")
+    return int(where[0])
+
+
+def parent_density(atoms) -> tuple[float, int]:
+    """(parent volume Å³, parent atoms) from a region frame's info, else from the frame."""
+    if "parent_cell" in atoms.info and "parent_natoms" in atoms.info:
+        cell = np.asarray(atoms.info["parent_cell"], dtype=float).reshape(3, 3)
+        return abs(float(np.linalg.det(cell))), int(atoms.info["parent_natoms"])
+    if not atoms.pbc.all():
+        raise InputError("carve: no parent cell (info parent_cell) and the frame is not periodic")
+    return float(atoms.get_volume()), len(atoms)
+
+
+def as_parent(atoms):
+    """A region frame becomes periodic in its parent cell, so distances use the minimum image."""
+    if "parent_cell" in atoms.info:
+        atoms = atoms.copy()
+        atoms.set_cell(np.asarray(atoms.info["parent_cell"], dtype=float).reshape(3, 3))
+        atoms.pbc = np.asarray(atoms.info.get("parent_pbc", [True] * 3), dtype=bool)
+    return atoms
+
+
+def write_atomic(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def carve_file(frames_path: str, out: Path, options: CarveOptions, *, calculator=None,
+               fmt: str | None = None, centre_index: int | None = None,
+               provenance: dict | None = None) -> tuple[int, int, int]:
+    """Carve every frame; returns (written, skipped as already there, failed)."""
+    import ase.io
+
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"carve --format: got {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if not Path(frames_path).is_file():
+        raise InputError(f"carve: no such file {frames_path!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    written = skipped = failed = 0
+    for k, atoms in enumerate(ase.io.iread(frames_path, ":")):
+        name = f"cell_{atoms.info.get('step', 'x')}_{atoms.info.get('centre_id', k)}_{k:05d}"
+        target = out / f"{name}.extxyz"
+        if target.exists():
+            skipped += 1
+            continue
+        try:
+            cell = carve_one(atoms, options, calculator, centre_index, provenance or {})
+        except InputError as exc:
+            print(f"lammps-uq carve: frame {k} skipped: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if fmt is not None:
+            write_dft_input(cell, out / name, fmt)
+        write_atomic(target, lambda p: ase.io.write(p, cell, format="extxyz"))
+        written += 1
+    return written, skipped, failed
+
+
+def carve_one(atoms, options, calculator, centre_index, provenance):
+    centre = frame_centre(atoms, centre_index)
+    volume, natoms = parent_density(atoms)
+    cell = carve(as_parent(atoms), centre, options, parent_volume=volume, parent_natoms=natoms)
+    for key in ("step", "centre_id", "centre_s_local"):
+        if key in atoms.info:
+            cell.info[f"parent_{key}" if key == "step" else key] = atoms.info[key]
+    cell.info.update(provenance)
+    if calculator is not None:
+        relax_border(cell, calculator, options)
+    cell.info["relaxed"] = calculator is not None
+    return cell
+
+
+def write_dft_input(cell, folder: Path, fmt: str) -> None:
+    """DFT input of one cell (Quantum ESPRESSO gets placeholder SYMBOL.UPF pseudopotentials)."""
+    import ase.io
+
+    folder.mkdir(exist_ok=True)
+    name, ase_format = FORMATS[fmt]
+    extra = {}
+    if fmt == "espresso":
+        extra["pseudopotentials"] = {s: f"{s}.UPF" for s in set(cell.get_chemical_symbols())}
+    write_atomic(folder / name, lambda p: ase.io.write(p, cell, format=ase_format, **extra))

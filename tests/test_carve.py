@@ -1,0 +1,124 @@
+"""Carving: whole molecules, the parent's density, a centred cube, relaxation, files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.geometry import find_mic
+
+from lammps_uq import testing
+from lammps_uq.carve import CarveOptions, carve, relax_border
+from lammps_uq.molecules import find_molecules
+
+
+@pytest.fixture(scope="module")
+def water():
+    atoms = testing.water_box(216, density=0.86, seed=9)
+    atoms.arrays["id"] = np.arange(1, len(atoms) + 1)
+    return atoms
+
+
+def carved(water, **kw):
+    centre = 3 * 100  # an oxygen
+    return carve(water, centre, CarveOptions(**kw), parent_volume=water.get_volume(),
+                 parent_natoms=len(water)), centre
+
+
+def assert_whole_waters(cell, count, water):
+    """Molecules of the parent, each O + 2 H, whole (no minimum image needed) in the cell."""
+    labels = find_molecules(water).labels[cell.arrays["parent_index"]]
+    assert len(set(labels)) == count
+    for m in set(labels):
+        members = np.nonzero(labels == m)[0]
+        assert sorted(cell.get_chemical_symbols()[k] for k in members) == ["H", "H", "O"]
+        oxygen = members[cell.numbers[members] == 8][0]
+        for h in members[cell.numbers[members] == 1]:
+            assert np.linalg.norm(cell.positions[h] - cell.positions[oxygen]) < 1.25
+
+
+def test_64_molecules_paper_recipe(water):
+    cell, centre = carved(water, molecules=64)
+    assert len(cell) == 192
+    assert_whole_waters(cell, 64, water)
+    length = (water.get_volume() * 192 / len(water)) ** (1 / 3)
+    np.testing.assert_allclose(cell.cell.array, np.eye(3) * length, atol=1e-12)
+    middle = cell.positions[cell.info["carve_centre_index"]]
+    np.testing.assert_allclose(middle, [length / 2] * 3, atol=1e-12)
+    assert cell.arrays["parent_id"][cell.info["carve_centre_index"]] == centre + 1
+    # the 63 others are the nearest molecules to the centre
+    mols = find_molecules(water)
+    _, dist = find_mic(mols.centres() - water.positions[centre], water.cell, True)
+    chosen = set(mols.labels[cell.arrays["parent_index"]])
+    assert max(dist[list(chosen)]) <= np.sort(dist)[63] + 1e-9
+
+
+def test_radius_takes_whole_molecules(water):
+    cell, centre = carved(water, radius=5.0)
+    _, dist = find_mic(water.positions - water.positions[centre], water.cell, True)
+    inside = set(np.nonzero(dist <= 5.0)[0])
+    assert inside <= set(cell.arrays["parent_index"])
+    assert_whole_waters(cell, len(cell) // 3, water)
+
+
+def test_relaxation_moves_only_the_border(water):
+    from ase.calculators.lj import LennardJones
+
+    cell, _ = carved(water, molecules=32)
+    before = cell.positions.copy()
+    relax_border(cell, LennardJones(sigma=1.0, epsilon=0.01, rc=3.0), CarveOptions(molecules=32))
+    core = cell.arrays["core"]
+    assert core.sum() > 0 and (~core).sum() > 0
+    np.testing.assert_allclose(cell.positions[core], before[core], rtol=0, atol=1e-12)
+    assert np.abs(cell.positions[~core] - before[~core]).max() > 1e-4
+    np.testing.assert_allclose(cell.cell.array, np.eye(3) * cell.info["carve_length"], atol=1e-12)
+
+
+def test_cluster_and_dft_formats_round_trip(water, tmp_path):
+    import ase.io
+
+    from lammps_uq.carve_io import write_dft_input
+
+    cluster, _ = carved(water, molecules=16, cluster=True)
+    assert not cluster.pbc.any()
+    ase.io.write(tmp_path / "c.extxyz", cluster)
+    np.testing.assert_allclose(ase.io.read(tmp_path / "c.extxyz").positions, cluster.positions,
+                               atol=1e-7)
+    cell, _ = carved(water, molecules=16)
+    for fmt, name, ase_format in (("vasp", "POSCAR", "vasp"),
+                                  ("espresso", "espresso.pwi", "espresso-in")):
+        write_dft_input(cell, tmp_path / fmt, fmt)
+        back = ase.io.read(tmp_path / fmt / name, format=ase_format)
+        assert back.get_chemical_formula() == cell.get_chemical_formula()
+        np.testing.assert_allclose(back.cell.array, cell.cell.array, atol=1e-5)
+
+
+def test_cli_writes_idempotently_and_reports_errors(water, tmp_path, capsys):
+    import ase.io
+
+    from lammps_uq.cli import main
+
+    frame = water.copy()
+    frame.info.update(step=100, centre_id=301)
+    ase.io.write(tmp_path / "regions.extxyz", [frame, frame])
+    args = ["carve", str(tmp_path / "regions.extxyz"), "-o", str(tmp_path / "out"),
+            "--molecules", "8", "--no-relax", "--format", "vasp"]
+    assert main(args) == 0
+    assert "2 cells written" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "0 cells written, 2 already there" in capsys.readouterr().out
+    assert len(list((tmp_path / "out").glob("*/POSCAR"))) == 2
+
+    with pytest.raises(SystemExit):
+        main(["carve", str(tmp_path / "missing.extxyz"), "-o", str(tmp_path / "x")])
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(args[:6] + ["--format", "gaussian"])
+    assert "expected one of vasp, espresso" in capsys.readouterr().err
+    plain = water.copy()
+    ase.io.write(tmp_path / "plain.extxyz", plain)
+    assert main(["carve", str(tmp_path / "plain.extxyz"), "-o", str(tmp_path / "p"),
+                 "--no-relax"]) == 1
+    assert "no centre information" in capsys.readouterr().err
+    assert main(["carve", str(tmp_path / "plain.extxyz"), "-o", str(tmp_path / "q"),
+                 "--no-relax", "--centre-index", "0", "--molecules", "500"]) == 1
+    assert "the frame holds only 216 molecules" in capsys.readouterr().err
