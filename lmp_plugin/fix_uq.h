@@ -32,6 +32,7 @@ struct UQSelection {
   double region = 0.0;           // Angstrom radius of the snapshots (0: none)
   std::string region_file;       // extxyz of the snapshots
   std::string devi_file;         // DeePMD model_devi.out
+  bool carve = false;            // carve each region at once (the Python side does it)
 };
 
 class FixUQ : public Fix, public UQExchanger {

@@ -16,7 +16,7 @@ using namespace LAMMPS_NS;
 namespace {
 const char *const KEYWORDS[] = {"rcut",   "alpha",     "drive",    "dtype",    "device",
                                 "threshold", "error_threshold", "max_centres", "separation",
-                                "cooldown", "region", "file", "devi"};
+                                "cooldown", "region", "file", "devi", "carve"};
 
 bool is_keyword(const char *word)
 {
@@ -67,7 +67,13 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
 
   for (; iarg < narg; iarg += 2) {
     const std::string kw = arg[iarg];
-    if (kw == "rcut") {
+    if (kw == "carve") {
+      // carve DIR [options of lammps-uq carve]: words up to the next fix uq keyword
+      std::string words = word(narg, arg, iarg);
+      while (iarg + 2 < narg && !is_keyword(arg[iarg + 2])) words += std::string(" ") + arg[++iarg + 1];
+      spec.options.emplace_back("carve", words);
+      sel.carve = true;
+    } else if (kw == "rcut") {
       rcut = positive(narg, arg, iarg, " Angstrom");
     } else if (kw == "alpha") {
       alpha = positive(narg, arg, iarg, "");
@@ -100,7 +106,7 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
     } else {
       error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
                  "dtype, device, threshold, error_threshold, max_centres, separation, cooldown, "
-                 "region, file, devi", kw);
+                 "region, file, devi, carve", kw);
     }
   }
   check_selection_settings();
@@ -117,6 +123,9 @@ void FixUQ::check_selection_settings()
                "or error_threshold E");
   if (sel.region > 0.0 && sel.region_file.empty())
     error->all(FLERR, "Fix uq region {} needs file PATH for the snapshots", sel.region);
+  if (sel.carve && sel.region_file.empty())
+    error->all(FLERR, "Fix uq carve carves the region snapshots: add threshold S, region R and "
+               "file PATH");
   if (!sel.region_file.empty() && sel.region <= 0.0)
     error->all(FLERR, "Fix uq file {} needs region R (Angstrom) to cut snapshots", sel.region_file);
 }

@@ -122,3 +122,52 @@ def test_cli_writes_idempotently_and_reports_errors(water, tmp_path, capsys):
     assert main(["carve", str(tmp_path / "plain.extxyz"), "-o", str(tmp_path / "q"),
                  "--no-relax", "--centre-index", "0", "--molecules", "500"]) == 1
     assert "the frame holds only 216 molecules" in capsys.readouterr().err
+
+
+def insitu_script(data, evaluator, carve_words) -> str:
+    return f"""units metal
+atom_style atomic
+read_data {data}
+pair_style zero 4.0
+pair_coeff * *
+neighbor 1.0 bin
+comm_modify cutoff 10.0
+fix mon all uq 5 {evaluator} elements O H threshold 0.01 max_centres 2 region 6.5 file r.extxyz carve {carve_words}
+run 0
+"""
+
+
+@pytest.mark.lammps
+@pytest.mark.parametrize("relax", [False, True], ids=["no-relax", "relax-mace"])
+def test_insitu_carving_writes_cells_while_running(relax, lammps_env, tmp_path):
+    import ase.io
+
+    box = testing.water_box(216, seed=2)
+    lammps_env.write_data(box, tmp_path / "data.w", ["O", "H"])
+    if relax:
+        testing.write_committee(tmp_path / "models", [1, 8], n_models=2, hidden_irreps="8x0e",
+                                max_ell=1, correlation=1, r_max=3.5)
+        evaluator, words = f"mace {tmp_path}/models/*.model", "cells --molecules 8"
+    else:
+        evaluator = "python lammps_uq.evaluators.analytic:lj_committee"
+        words = "cells --molecules 12 --no-relax --format vasp"
+    rc, output = lammps_env.run_lmp(tmp_path, insitu_script(tmp_path / "data.w", evaluator,
+                                                             words), 2)
+    assert rc == 0, output[-3000:]
+    regions = ase.io.read(tmp_path / "r.extxyz", ":")
+    cells = sorted((tmp_path / "cells").glob("*.extxyz"))
+    assert len(cells) == len(regions) == 2
+    for path in cells:
+        cell = ase.io.read(path)
+        assert len(cell) == (24 if relax else 36) and cell.info["relaxed"] == relax
+        assert cell.info["centre_id"] in [r.info["centre_id"] for r in regions]
+    assert len(list((tmp_path / "cells").glob("*/POSCAR"))) == (0 if relax else 2)
+
+
+@pytest.mark.lammps
+def test_insitu_relaxation_needs_a_committee(lammps_env, tmp_path):
+    lammps_env.write_data(testing.water_box(216, seed=2), tmp_path / "data.w", ["O", "H"])
+    text = insitu_script(tmp_path / "data.w", "python lammps_uq.evaluators.analytic:lj_committee",
+                         "cells --molecules 8")
+    rc, output = lammps_env.run_lmp(tmp_path, text, 1)
+    assert rc != 0 and "border relaxation needs a MACE committee" in output

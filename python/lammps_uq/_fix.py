@@ -137,6 +137,7 @@ class Session:
         self.evaluator, self.name = evaluator, name
         self.numbers = np.asarray(numbers, dtype=np.int64)
         self._forward, self._reverse = forward, reverse
+        self.carver = None  # fix uq ... carve DIR: carves each region on rank 0 as written
 
     def describe(self) -> tuple[int, float, int, list[int], str]:
         """(n_models, ghost_cutoff, max_exchange_width, atomic number per type, name)."""
@@ -148,7 +149,7 @@ class Session:
         """Append one region snapshot (rank 0 only); returns the file size after it."""
         from .regions import write_region
 
-        return write_region(path, table_view, nrows, info_json, self.numbers, size)
+        return write_region(path, table_view, nrows, info_json, self.numbers, size, self.carver)
 
     def report(self) -> str:
         """The evaluator's own time split since the last report, if it keeps one."""
@@ -195,6 +196,13 @@ def create(args, elements, units, options, forward, reverse) -> Session:
 
     bind_torch_blas()  # before any evaluator imports torch (see _speed.py)
     numbers = atomic_numbers_of(list(elements))
-    evaluator, name = build_evaluator(list(args), list(elements), dict(options))
+    options = dict(options)
+    carve_words = options.pop("carve", None)
+    evaluator, name = build_evaluator(list(args), list(elements), options)
     check_evaluator(evaluator, name)
-    return Session(evaluator, name, numbers, forward, reverse)
+    session = Session(evaluator, name, numbers, forward, reverse)
+    if carve_words is not None:
+        from .carve_io import InSituCarver
+
+        session.carver = InSituCarver(carve_words.split(), evaluator)
+    return session

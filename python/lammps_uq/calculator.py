@@ -42,6 +42,16 @@ class CommitteeCalculator(Calculator):
         self.parameters.update(model_paths=self.committee.paths, dtype=dtype, device=device,
                                rcut=rcut)
 
+    @classmethod
+    def from_committee(cls, committee, rcut: float = 4.0) -> "CommitteeCalculator":
+        """A calculator over an already loaded ``MaceCommittee`` (no second copy of the models)."""
+        calc = cls.__new__(cls)
+        Calculator.__init__(calc)
+        calc.committee = committee
+        calc.parameters.update(model_paths=committee.paths, dtype=committee.dtype,
+                               device=committee.device, rcut=rcut)
+        return calc
+
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         graph = periodic_edges(self.atoms, self.committee.r_max)

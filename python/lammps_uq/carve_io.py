@@ -63,19 +63,26 @@ def write_atomic(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def carve_file(frames_path: str, out: Path, options: CarveOptions, *, calculator=None,
-               fmt: str | None = None, centre_index: int | None = None,
-               provenance: dict | None = None) -> tuple[int, int, int]:
-    """Carve every frame; returns (written, skipped as already there, failed)."""
+def carve_file(frames_path: str, out: Path, options: CarveOptions, **kwargs) -> tuple[int, int, int]:
+    """Carve every frame of an extxyz file; returns (written, already there, failed)."""
+    import ase.io
+
+    if not Path(frames_path).is_file():
+        raise InputError(f"carve: no such file {frames_path!r}")
+    return carve_frames(ase.io.iread(frames_path, ":"), out, options, **kwargs)
+
+
+def carve_frames(frames, out: Path, options: CarveOptions, *, calculator=None,
+                 fmt: str | None = None, centre_index: int | None = None,
+                 provenance: dict | None = None) -> tuple[int, int, int]:
+    """Carve frames into ``out``; a bad frame is reported and skipped, the others go on."""
     import ase.io
 
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"carve --format: got {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if not Path(frames_path).is_file():
-        raise InputError(f"carve: no such file {frames_path!r}")
     out.mkdir(parents=True, exist_ok=True)
     written = skipped = failed = 0
-    for k, atoms in enumerate(ase.io.iread(frames_path, ":")):
+    for k, atoms in enumerate(frames):
         name = f"cell_{atoms.info.get('step', 'x')}_{atoms.info.get('centre_id', k)}_{k:05d}"
         target = out / f"{name}.extxyz"
         if target.exists():
@@ -118,3 +125,44 @@ def write_dft_input(cell, folder: Path, fmt: str) -> None:
     if fmt == "espresso":
         extra["pseudopotentials"] = {s: f"{s}.UPF" for s in set(cell.get_chemical_symbols())}
     write_atomic(folder / name, lambda p: ase.io.write(p, cell, format=ase_format, **extra))
+
+
+class InSituCarver:
+    """``fix uq ... carve DIR [options of lammps-uq carve]``: carves each region as written."""
+
+    def __init__(self, words: list[str], evaluator):
+        from .cli import build_parser
+
+        if not words:
+            raise InputError("fix uq carve: missing DIR; expected carve DIR [--molecules K ...]")
+        try:
+            args = build_parser().parse_args(["carve", "REGIONS", "-o", *words])
+        except SystemExit as exc:  # argparse printed the reason
+            raise InputError(f"fix uq carve: bad options {' '.join(words)!r}; expected "
+                             "carve DIR followed by options of 'lammps-uq carve'") from exc
+        self.out = Path(args.output)
+        self.options = CarveOptions(molecules=args.molecules, radius=args.radius, box=args.box,
+                                    cluster=args.cluster)
+        if self.options.molecules is None and self.options.radius is None:
+            self.options.molecules = 64
+        self.fmt, self.calculator, self.provenance = args.format, None, {}
+        if args.relax:
+            self.calculator = self._calculator(args.committee, evaluator)
+
+    def _calculator(self, committee, evaluator):
+        from .calculator import CommitteeCalculator
+        from .evaluators.mace_committee import MaceCommittee
+
+        if committee:
+            calculator = CommitteeCalculator(committee)
+        elif isinstance(evaluator, MaceCommittee):
+            calculator = CommitteeCalculator.from_committee(evaluator)
+        else:
+            raise InputError("fix uq carve: the border relaxation needs a MACE committee (the "
+                             "mace evaluator or --committee FILES); or give --no-relax")
+        self.provenance["committee"] = " ".join(calculator.parameters["model_paths"])
+        return calculator
+
+    def __call__(self, frame) -> None:
+        carve_frames([frame], self.out, self.options, calculator=self.calculator, fmt=self.fmt,
+                     provenance=self.provenance)

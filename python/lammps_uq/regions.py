@@ -51,8 +51,14 @@ def append_frame(path: str, atoms, start: bool) -> int:
 
 
 def write_region(path: str, table_view, nrows: int, info_json: str, numbers_of_type,
-                 size: int) -> int:
-    """Called by fix uq on rank 0 for every region; returns the new file size."""
+                 size: int, carver=None) -> int:
+    """Called by fix uq on rank 0 for every region; returns the new file size.
+
+    With ``carver`` (``fix uq ... carve DIR``) the frame is also carved at once.
+    """
     table = np.frombuffer(table_view, dtype=np.float64).reshape(nrows, COLUMNS)
     atoms = frame_atoms(table, np.asarray(numbers_of_type), json.loads(info_json))
-    return append_frame(path, atoms, start=size < 0)
+    size = append_frame(path, atoms, start=size < 0)
+    if carver is not None:
+        carver(atoms)
+    return size
