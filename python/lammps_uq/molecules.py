@@ -33,7 +33,7 @@ class Molecules:
         return sums / np.bincount(self.labels, minlength=self.count)[:, None]
 
 
-def bond_pairs(atoms, scale: float = 1.15):
+def bond_pairs(atoms, scale: float = 1.25):
     """(i, j, D) of bonded pairs, D = r_j - r_i including the periodic shift."""
     from ase.data import covalent_radii
 
@@ -56,7 +56,7 @@ def _pair_vectors(atoms, i, j):
     return d
 
 
-def find_molecules(atoms, scale: float = 1.15) -> Molecules:
+def find_molecules(atoms, scale: float = 1.25) -> Molecules:
     """Molecules by LAMMPS ``mol`` ids if the frame has them, else by the bond graph."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import breadth_first_order, connected_components
