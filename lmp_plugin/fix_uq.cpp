@@ -38,7 +38,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
     peratom(nullptr), s_atom(nullptr), s_local(nullptr), sigma(nullptr), image_of(nullptr),
     extra(nullptr),
     comm_data(nullptr), comm_width(0), comm_blocks(1), comm_nall(0), exchange_phase(0),
-    peer_failed(false), last_check(-1), ncentres_total(0), last_selected(-1), region_bytes(-1),
+    peer_failed(false), ncentres_total(0), last_selected(-1), region_bytes(-1),
     devi_bytes(-1), restored(false), run_start(0.0), nchecks(0), nevals(0)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);

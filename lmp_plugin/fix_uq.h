@@ -100,7 +100,6 @@ class FixUQ : public Fix, public UQExchanger {
 
   // --- results
   double vector[NVECTOR];  // global vector, DESIGN.md section 5 order
-  bigint last_check;       // step of the last check, -1 before the first
 
   // --- selection state (kept in restart files)
   bigint ncentres_total;        // centres selected so far
@@ -138,6 +137,7 @@ class FixUQ : public Fix, public UQExchanger {
   // fix_uq_check.cpp
   void check(bool statistics, bool drive_forces);
   void apply_mean(const UQEvaluation &);
+  double mean_force(const UQEvaluation &, int i, int k) const;
   void gather(UQEvaluation &);
   void evaluate(UQEvaluation &);
   bool sync(bool ok, int phase);

@@ -57,7 +57,6 @@ void FixUQ::check(bool statistics, bool drive_forces)
       last_selected = update->ntimestep;
     }
     lap(T_SELECT);
-    last_check = update->ntimestep;
     ++nchecks;
   }
   bridge->release_outputs();
@@ -69,17 +68,21 @@ void FixUQ::check(bool statistics, bool drive_forces)
    committee-mean energy is what fix uq/energy reports (LAMMPS units)
 ------------------------------------------------------------------------- */
 
+// committee-mean force on atom i, direction k (eV/Angstrom), after the reverse comm
+double FixUQ::mean_force(const UQEvaluation &ev, int i, int k) const
+{
+  const bigint stride = (bigint) ev.nall * 3;
+  double sum = 0.0;
+  for (int l = 0; l < info.n_models; ++l) sum += ev.forces[l * stride + (bigint) i * 3 + k];
+  return sum / info.n_models;
+}
+
 void FixUQ::apply_mean(const UQEvaluation &ev)
 {
   const int nm = info.n_models, nlocal = atom->nlocal;
-  const bigint stride = (bigint) ev.nall * 3;
   double **f = atom->f;
   for (int i = 0; i < nlocal; ++i)
-    for (int k = 0; k < 3; ++k) {
-      double sum = 0.0;
-      for (int l = 0; l < nm; ++l) sum += ev.forces[l * stride + (bigint) i * 3 + k];
-      f[i][k] += unit_factor * sum / nm;
-    }
+    for (int k = 0; k < 3; ++k) f[i][k] += unit_factor * mean_force(ev, i, k);
   double mine = 0.0;
   for (int l = 0; l < nm; ++l) mine += ev.energies[l] / nm;
   MPI_Allreduce(&mine, &drive_energy, 1, MPI_DOUBLE, MPI_SUM, world);

@@ -65,15 +65,9 @@ void FixUQ::select_and_write(const UQEvaluation &ev)
 
 void FixUQ::share_local_values(const UQEvaluation &ev)
 {
-  const int nm = info.n_models, nlocal = atom->nlocal;
-  const bigint stride = (bigint) ev.nall * 3;
-  for (int i = 0; i < nlocal; ++i) {
+  for (int i = 0; i < atom->nlocal; ++i) {
     extra[4 * i] = s_local[i];
-    for (int k = 0; k < 3; ++k) {
-      double sum = 0.0;
-      for (int l = 0; l < nm; ++l) sum += ev.forces[l * stride + (bigint) i * 3 + k];
-      extra[4 * i + 1 + k] = sum / nm;
-    }
+    for (int k = 0; k < 3; ++k) extra[4 * i + 1 + k] = mean_force(ev, i, k);
   }
   comm_nall = ev.nall;
   comm_rows(extra, 1, 4, false);

@@ -26,9 +26,7 @@ void FixUQ::atomic_statistics(const UQEvaluation &ev)
     double s = 0.0, ss_all = 0.0;
     for (int k = 0; k < 3; ++k) {
       const double *f = ev.forces + (bigint) i * 3 + k;
-      double mean = 0.0;
-      for (int l = 0; l < nm; ++l) mean += f[l * stride];
-      mean /= nm;
+      const double mean = mean_force(ev, i, k);
       double ss = 0.0;
       for (int l = 0; l < nm; ++l) ss += (f[l * stride] - mean) * (f[l * stride] - mean);
       s += std::sqrt(ss / (nm - 1));

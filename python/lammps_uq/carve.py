@@ -48,7 +48,8 @@ def choose_molecules(atoms, centre: int, options: CarveOptions):
     """(atom indices, their positions relative to the centre atom), whole molecules."""
     mols = find_molecules(atoms)
     origin = atoms.positions[centre]
-    to_centre = _vectors_from(atoms, origin, mols.centres())
+    centres = mols.centres()
+    to_centre = _vectors_from(atoms, origin, centres)
     own = mols.labels[centre]
     if options.molecules is not None:
         if options.molecules > mols.count:
@@ -64,9 +65,8 @@ def choose_molecules(atoms, centre: int, options: CarveOptions):
     indices, relative = [], []
     for m in order:
         members = mols.members(m)
-        shift = to_centre[m] - (mols.whole[members].mean(axis=0) - 0.0)
         indices.extend(members)
-        relative.extend(mols.whole[members] + shift)
+        relative.extend(mols.whole[members] + to_centre[m] - centres[m])
     relative = np.array(relative)
     relative -= relative[indices.index(centre)]
     return np.array(indices), relative

@@ -67,8 +67,7 @@ def carve_file(frames_path: str, out: Path, options: CarveOptions, **kwargs) -> 
     """Carve every frame of an extxyz file; returns (written, already there, failed)."""
     import ase.io
 
-    if not Path(frames_path).is_file():
-        raise InputError(f"carve: no such file {frames_path!r}")
+    require_file(frames_path)
     return carve_frames(ase.io.iread(frames_path, ":"), out, options, **kwargs)
 
 
@@ -78,8 +77,7 @@ def carve_frames(frames, out: Path, options: CarveOptions, *, calculator=None,
     """Carve frames into ``out``; a bad frame is reported and skipped, the others go on."""
     import ase.io
 
-    if fmt is not None and fmt not in FORMATS:
-        raise InputError(f"carve --format: got {fmt!r}; expected one of {', '.join(FORMATS)}")
+    check_format(fmt)
     out.mkdir(parents=True, exist_ok=True)
     written = skipped = failed = 0
     for k, atoms in enumerate(frames):
@@ -127,6 +125,42 @@ def write_dft_input(cell, folder: Path, fmt: str) -> None:
     write_atomic(folder / name, lambda p: ase.io.write(p, cell, format=ase_format, **extra))
 
 
+def require_file(path: str) -> None:
+    if not Path(path).is_file():
+        raise InputError(f"carve: no such file {path!r}")
+
+
+def check_format(fmt: str | None) -> None:
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"carve --format: got {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def carve_settings(args, evaluator=None) -> tuple[CarveOptions, object, dict]:
+    """(options, relaxing calculator or None, provenance) from `lammps-uq carve` arguments.
+
+    The calculator is the committee mean: ``--committee`` files, else the MACE committee of
+    ``evaluator`` (in-situ carving); ``--no-relax`` gives none.
+    """
+    from .calculator import CommitteeCalculator
+    from .evaluators.mace_committee import MaceCommittee
+
+    check_format(args.format)
+    options = CarveOptions(molecules=args.molecules, radius=args.radius, box=args.box,
+                           cluster=args.cluster)
+    if options.molecules is None and options.radius is None:
+        options.molecules = 64
+    if not args.relax:
+        return options, None, {}
+    if args.committee:
+        calculator = CommitteeCalculator(args.committee)
+    elif isinstance(evaluator, MaceCommittee):
+        calculator = CommitteeCalculator.from_committee(evaluator)
+    else:
+        raise InputError("carve: the border relaxation needs a MACE committee (--committee FILES, "
+                         "or the mace evaluator of fix uq); or give --no-relax")
+    return options, calculator, {"committee": " ".join(calculator.parameters["model_paths"])}
+
+
 class InSituCarver:
     """``fix uq ... carve DIR [options of lammps-uq carve]``: carves each region as written."""
 
@@ -140,28 +174,8 @@ class InSituCarver:
         except SystemExit as exc:  # argparse printed the reason
             raise InputError(f"fix uq carve: bad options {' '.join(words)!r}; expected "
                              "carve DIR followed by options of 'lammps-uq carve'") from exc
-        self.out = Path(args.output)
-        self.options = CarveOptions(molecules=args.molecules, radius=args.radius, box=args.box,
-                                    cluster=args.cluster)
-        if self.options.molecules is None and self.options.radius is None:
-            self.options.molecules = 64
-        self.fmt, self.calculator, self.provenance = args.format, None, {}
-        if args.relax:
-            self.calculator = self._calculator(args.committee, evaluator)
-
-    def _calculator(self, committee, evaluator):
-        from .calculator import CommitteeCalculator
-        from .evaluators.mace_committee import MaceCommittee
-
-        if committee:
-            calculator = CommitteeCalculator(committee)
-        elif isinstance(evaluator, MaceCommittee):
-            calculator = CommitteeCalculator.from_committee(evaluator)
-        else:
-            raise InputError("fix uq carve: the border relaxation needs a MACE committee (the "
-                             "mace evaluator or --committee FILES); or give --no-relax")
-        self.provenance["committee"] = " ".join(calculator.parameters["model_paths"])
-        return calculator
+        self.out, self.fmt = Path(args.output), args.format
+        self.options, self.calculator, self.provenance = carve_settings(args, evaluator)
 
     def __call__(self, frame) -> None:
         carve_frames([frame], self.out, self.options, calculator=self.calculator, fmt=self.fmt,

@@ -54,19 +54,10 @@ def _carve(args: argparse.Namespace) -> int:
     """Carve region frames into small cells (see lammps_uq.carve)."""
     from pathlib import Path
 
-    from .carve import CarveOptions
-    from .carve_io import carve_file
+    from .carve_io import carve_file, carve_settings, require_file
 
-    options = CarveOptions(molecules=args.molecules, radius=args.radius, box=args.box,
-                           cluster=args.cluster)
-    if options.molecules is None and options.radius is None:
-        options.molecules = 64
-    calculator, provenance = None, {}
-    if args.committee and args.relax:
-        from . import CommitteeCalculator
-
-        calculator = CommitteeCalculator(args.committee)
-        provenance["committee"] = " ".join(calculator.parameters["model_paths"])
+    require_file(args.regions)
+    options, calculator, provenance = carve_settings(args)
     written, skipped, failed = carve_file(args.regions, Path(args.output), options,
                                           calculator=calculator, fmt=args.format,
                                           centre_index=args.centre_index, provenance=provenance)
