@@ -63,8 +63,16 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
 
   for (auto &v : vector) v = 0.0;
   for (auto &t : timers) t = 0.0;
+  spec.rcut = rcut;
   create_evaluator();
   if (!alpha_set) alpha = 2.0 / std::sqrt(2.0 * PI * info.n_models);
+  if (alpha_auto) {
+    if (!(info.alpha > 0.0))
+      error->all(FLERR, "Fix uq alpha auto: committee {} records no fitted alpha; expected a "
+                 "calibration.json next to its models (made by lammps-uq calibrate) or a number "
+                 "after alpha", info.name);
+    alpha = info.alpha;
+  }
   vector[NVECTOR - 1] = alpha;
 
   restart_global = 1;

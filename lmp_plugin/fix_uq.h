@@ -69,6 +69,7 @@ class FixUQ : public Fix, public UQExchanger {
   double rcut;             // aggregation radius (Angstrom)
   double alpha;            // error = alpha * uncertainty
   bool alpha_set;          // alpha given by the user
+  bool alpha_auto = false; // alpha auto: the committee's fitted alpha
   bool drive;              // drive mean: committee-mean forces act every step
   double unit_factor;      // eV (and eV/Angstrom) to LAMMPS energy (force) units
   std::string energy_id;   // id of the fix uq/energy that reports the drive energy

@@ -76,7 +76,8 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
     } else if (kw == "rcut") {
       rcut = positive(narg, arg, iarg, " Angstrom");
     } else if (kw == "alpha") {
-      alpha = positive(narg, arg, iarg, "");
+      alpha_auto = iarg + 1 < narg && strcmp(arg[iarg + 1], "auto") == 0;
+      if (!alpha_auto) alpha = positive(narg, arg, iarg, " or auto");
       alpha_set = true;
     } else if (kw == "drive") {
       const std::string mode = word(narg, arg, iarg);

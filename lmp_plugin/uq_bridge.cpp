@@ -118,7 +118,7 @@ class PythonBridge : public UQBridge {
   PyObject *session = nullptr;    // lammps_uq._fix.Session
   Py_buffer fbuf{}, ebuf{};       // buffers of the returned forces and energies
   bool holding = false;           // whether fbuf/ebuf are held
-  std::string read_info(UQEvaluatorInfo &info);
+  std::string read_info(double rcut, UQEvaluatorInfo &info);
   std::string take_outputs(PyObject *result, UQEvaluation &ev);
 };
 
@@ -194,17 +194,17 @@ std::string PythonBridge::create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &i
   Py_XDECREF(rev);
   Py_DECREF(mod);
   if (!session) return fetch_error();
-  return read_info(info);
+  return read_info(spec.rcut, info);
 }
 
-std::string PythonBridge::read_info(UQEvaluatorInfo &info)
+std::string PythonBridge::read_info(double rcut, UQEvaluatorInfo &info)
 {
-  PyObject *res = PyObject_CallMethod(session, "describe", nullptr);
+  PyObject *res = PyObject_CallMethod(session, "describe", "d", rcut);
   if (!res) return fetch_error();
   PyObject *numbers = nullptr;
   const char *name = nullptr;
-  int ok = PyArg_ParseTuple(res, "idiOs", &info.n_models, &info.ghost_cutoff,
-                            &info.max_exchange_width, &numbers, &name);
+  int ok = PyArg_ParseTuple(res, "idiOsd", &info.n_models, &info.ghost_cutoff,
+                            &info.max_exchange_width, &numbers, &name, &info.alpha);
   if (ok) {
     info.name = name;
     info.numbers.clear();

@@ -24,6 +24,7 @@ struct UQEvaluatorSpec {
   std::vector<std::string> elements;    // one chemical symbol per atom type
   std::string units;                    // LAMMPS unit style
   std::vector<std::pair<std::string, std::string>> options;    // evaluator keywords (dtype, device)
+  double rcut = 4.0;                    // s_loc radius, for the committee's fitted alpha
 };
 
 // What the evaluator declares once it is built.
@@ -33,6 +34,7 @@ struct UQEvaluatorInfo {
   int max_exchange_width = 0;     // widest array it passes to the exchanges
   std::vector<int> numbers;       // atomic number per atom type (index 0 unused)
   std::string name;               // for messages
+  double alpha = 0.0;             // alpha fitted for this committee at rcut (0: none recorded)
 };
 
 // Ghost exchanges the fix offers to the evaluator while it runs.  They return an

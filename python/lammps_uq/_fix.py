@@ -139,11 +139,17 @@ class Session:
         self._forward, self._reverse = forward, reverse
         self.carver = None  # fix uq ... carve DIR: carves each region on rank 0 as written
 
-    def describe(self) -> tuple[int, float, int, list[int], str]:
-        """(n_models, ghost_cutoff, max_exchange_width, atomic number per type, name)."""
+    def describe(self, rcut: float = 4.0) -> tuple[int, float, int, list[int], str, float]:
+        """(n_models, ghost_cutoff, max_exchange_width, atomic number per type, name, alpha).
+
+        alpha is the evaluator's fitted alpha at ``rcut`` (``fitted_alpha(rcut)``), 0.0 if none.
+        """
         ev = self.evaluator
         width = int(getattr(ev, "max_exchange_width", 0))
-        return int(ev.n_models), float(ev.ghost_cutoff), width, self.numbers.tolist(), self.name
+        fitted = getattr(ev, "fitted_alpha", None)
+        alpha = float(fitted(rcut)) if callable(fitted) else 0.0
+        return (int(ev.n_models), float(ev.ghost_cutoff), width, self.numbers.tolist(), self.name,
+                alpha)
 
     def write_region(self, path: str, table_view, nrows: int, info_json: str, size: int) -> int:
         """Append one region snapshot (rank 0 only); returns the file size after it."""

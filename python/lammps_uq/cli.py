@@ -95,7 +95,41 @@ def build_parser() -> argparse.ArgumentParser:
     carve.add_argument("--relax", action=argparse.BooleanOptionalAction, default=True)
     carve.add_argument("--format", help="also write DFT input: vasp or espresso")
     carve.set_defaults(run=_carve)
+    _add_calibrate(sub)
+    _add_demo(sub)
     return parser
+
+
+def _add_calibrate(sub) -> None:
+    from .calibrate import DEFAULT_RCUTS
+
+    cal = sub.add_parser("calibrate", help="fit alpha of a committee on labelled frames")
+    cal.add_argument("frames", help="extxyz frames with reference forces (REF_forces or forces)")
+    cal.add_argument("--committee", nargs="+", required=True,
+                     help="MACE model files (or 'default')")
+    cal.add_argument("--rcut", type=float, nargs="+", default=list(DEFAULT_RCUTS),
+                     help="radii (Å) of the local neighbourhoods")
+    cal.add_argument("--forces-key", help="per-atom array of the reference forces")
+    cal.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    cal.add_argument("-o", "--output", help="folder of calibration.json (default: the models')")
+    cal.add_argument("--plot", default="calibration.png", help="figure path")
+    cal.set_defaults(run=lambda args: _lazy("calibrate", args))
+
+
+def _add_demo(sub) -> None:
+    demo = sub.add_parser("demo", help="the main job: liquid water on the default committee")
+    demo.add_argument("-o", "--output", default="lammps-uq-demo", help="folder of the run")
+    demo.add_argument("--steps", type=int,
+                      help="MD steps of 0.5 fs (default 400, or $LAMMPS_UQ_DEMO_STEPS)")
+    demo.add_argument("--np", type=int, default=2, help="MPI ranks (default 2)")
+    demo.add_argument("--committee", default="default", help="MACE model files or glob")
+    demo.set_defaults(run=lambda args: _lazy("demo", args))
+
+
+def _lazy(module: str, args: argparse.Namespace) -> int:
+    from importlib import import_module
+
+    return import_module(f"lammps_uq.{module}").run(args)
 
 
 def main(argv: list[str] | None = None) -> int:

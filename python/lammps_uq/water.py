@@ -32,22 +32,35 @@ timestep 0.5
 """
 
 
-def write_water_data(atoms, path: Path) -> None:
+def write_water_data(atoms, path: Path, title: str = "water (lammps-uq)") -> None:
     """LAMMPS data file (atom_style full) of O H H ordered water molecules."""
     n = len(atoms) // 3
     cell = atoms.cell.lengths()
-    lines = ["water (lammps-uq)", "", f"{len(atoms)} atoms", f"{2 * n} bonds", f"{n} angles", "",
+    lines = [title, "", f"{len(atoms)} atoms", f"{2 * n} bonds", f"{n} angles", "",
              "2 atom types", "1 bond types", "1 angle types", ""]
     lines += [f"0 {cell[k]:.10f} {lo}lo {lo}hi" for k, lo in enumerate("xyz")]
     lines += ["", "Masses", "", "1 15.9994", "2 1.008", "", "Atoms # full", ""]
-    for k, pos in enumerate(atoms.positions):
+    wrapped, images = _whole_molecules(atoms.positions, cell)
+    for k, (pos, img) in enumerate(zip(wrapped, images)):
         kind, charge = (1, -0.82) if k % 3 == 0 else (2, 0.41)
-        lines.append(f"{k + 1} {k // 3 + 1} {kind} {charge} {pos[0]:.10f} {pos[1]:.10f} {pos[2]:.10f}")
+        lines.append(f"{k + 1} {k // 3 + 1} {kind} {charge} {pos[0]:.10f} {pos[1]:.10f} "
+                     f"{pos[2]:.10f} {img[0]} {img[1]} {img[2]}")
     lines += ["", "Bonds", ""]
     lines += [f"{2 * m + b + 1} 1 {3 * m + 1} {3 * m + 2 + b}" for m in range(n) for b in (0, 1)]
     lines += ["", "Angles", ""]
     lines += [f"{m + 1} 1 {3 * m + 2} {3 * m + 1} {3 * m + 3}" for m in range(n)]
     Path(path).write_text("\n".join(lines) + "\n")
+
+
+def _whole_molecules(positions, lengths):
+    """Wrapped positions and image flags that keep each O H H molecule whole (orthogonal box)."""
+    unwrapped = np.asarray(positions, dtype=float).reshape(-1, 3, 3).copy()
+    for h in (1, 2):
+        delta = unwrapped[:, h] - unwrapped[:, 0]
+        unwrapped[:, h] -= np.round(delta / lengths) * lengths
+    unwrapped = unwrapped.reshape(-1, 3)
+    images = np.floor(unwrapped / lengths).astype(int)
+    return unwrapped - images * lengths, images
 
 
 def spcfw_frames(n_molecules: int = 216, *, density: float = 1.0, temperature: float = 300.0,
@@ -87,3 +100,28 @@ def _frame(lmp, template):
     frame.info["step"] = int(lmp.get_thermo("step"))
     frame.wrap()
     return frame
+
+
+def main(argv=None) -> int:
+    """``python -m lammps_uq.water -o FILE``: an equilibrated SPC/Fw data file (templates)."""
+    import argparse
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(prog="python -m lammps_uq.water", description=main.__doc__)
+    parser.add_argument("--molecules", type=int, default=128)
+    parser.add_argument("--density", type=float, default=0.86, help="g/cm^3")
+    parser.add_argument("--temperature", type=float, default=350.0, help="K")
+    parser.add_argument("--steps", type=int, default=4000, help="0.5 fs NVT steps")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    frames = spcfw_frames(args.molecules, density=args.density, temperature=args.temperature,
+                          steps=args.steps, every=args.steps, seed=args.seed)
+    title = f"water, SPC/Fw NVT, made by: python -m lammps_uq.water {' '.join(argv)}"
+    write_water_data(frames[-1], args.output, title=title)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..calibrate import fitted_alpha, read_calibration
 from ..errors import InputError
 from .graph import EdgeGraph, local_edges
 from .protocol import Exchange
@@ -31,10 +32,23 @@ DTYPES = ("float64", "float32")
 DEVICES = ("auto", "cpu", "cuda")
 
 
+DEFAULT = "default"
+
+
+def default_committee_dir() -> Path:
+    """The water committee shipped with lammps-uq (python -m lammps_uq.train_default)."""
+    return Path(__file__).resolve().parents[1] / "data" / "water_committee"
+
+
 def expand_model_paths(patterns: list[str]) -> list[str]:
-    """Paths or globs to model files, each pattern sorted, so the member order is reproducible."""
+    """Paths or globs to model files, each pattern sorted, so the member order is reproducible.
+
+    The word ``default`` (when no file of that name exists) is the shipped water committee.
+    """
     paths: list[str] = []
     for pattern in patterns:
+        if pattern == DEFAULT and not os.path.exists(pattern):
+            pattern = str(default_committee_dir() / "member_*.model")
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches:
             raise InputError(f"fix uq mace: no model file matches {pattern!r}")
@@ -153,9 +167,14 @@ class MaceCommittee:
                     f"fix uq elements: element {symbol!r} is not in the MACE models "
                     f"(they know atomic numbers {self.species})"
                 )
+        self.calibration = read_calibration(self.paths)
         self.max_exchange_width = max(
             int(inter.linear_up.irreps_out.dim) for inter in self.models[0].interactions
         )
+
+    def fitted_alpha(self, rcut: float) -> float:
+        """alpha of s_loc at rcut from the committee's calibration.json (0.0: none)."""
+        return fitted_alpha(self.calibration, rcut)
 
     def evaluate(self, positions, numbers, nlocal, *, image_of, exchange: Exchange):
         """Per-model forces (n_models, nall, 3) and local-energy sums (n_models,)."""

