@@ -37,7 +37,7 @@ HYPER = {
     "model": "MACE", "r_max": 4.5, "num_channels": 16, "max_L": 1, "max_ell": 2, "correlation": 2,
     "num_interactions": 2, "num_radial_basis": 8, "MLP_irreps": "16x0e",
     "default_dtype": "float32", "batch_size": 4, "valid_fraction": 0.2,
-    "max_num_epochs": 50, "lr": 0.01, "energy_weight": 1.0, "forces_weight": 100.0,
+    "max_num_epochs": 40, "lr": 0.01, "energy_weight": 1.0, "forces_weight": 100.0,
     "E0s": "average", "scaling": "rms_forces_scaling", "ema": True, "ema_decay": 0.99,
     "amsgrad": True, "patience": 20,
 }
@@ -145,7 +145,7 @@ def train_command(work: Path, seed: int, pool: Path) -> list[str]:
     return args
 
 
-def stage_train(work: Path, pool: Path, seeds=SEEDS, jobs: int = 2) -> list[Path]:
+def stage_train(work: Path, pool: Path, seeds=SEEDS, jobs: int = 3) -> list[Path]:
     """Train the members not yet trained, ``jobs`` at a time with one thread each."""
     models = [work / f"member_{seed}" / f"member_{seed}.model" for seed in seeds]
     todo = [seed for seed, model in zip(seeds, models) if not model.exists()]
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=PACKAGE_DIR,
                         help="where the shipped committee goes (default: the package)")
     parser.add_argument("--stage", choices=("data", "train", "ship", "all"), default="all")
-    parser.add_argument("--jobs", type=int, default=2, help="members trained at once")
+    parser.add_argument("--jobs", type=int, default=3, help="members trained at once")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.stage in ("data", "all"):
