@@ -92,6 +92,10 @@ CASES = {
     "unknown keyword": (f"1 python {GOOD} elements Cu Ni bogus 3", "Unknown fix uq keyword bogus"),
     "missing value": (f"1 python {GOOD} elements Cu Ni rcut", "fix uq rcut"),
     "bad rcut": (f"1 python {GOOD} elements Cu Ni rcut -1", "rcut must be > 0 Angstrom, got -1"),
+    "bad alpha": (f"1 python {GOOD} elements Cu Ni alpha 0", "alpha must be > 0 or auto, got 0"),
+    "alpha auto without calibration": (f"1 python {GOOD} elements Cu Ni alpha auto",
+                                       "alpha auto: committee lammps_uq.evaluators.analytic:"
+                                       "lj_committee records no fitted alpha"),
     "N zero": (f"0 python {GOOD} elements Cu Ni", "must be a positive integer, got 0"),
     "N negative": (f"-5 python {GOOD} elements Cu Ni", "must be a positive integer, got -5"),
     "no elements": (f"1 python {GOOD}", "requires the keyword 'elements'"),

@@ -37,7 +37,7 @@ HYPER = {
     "model": "MACE", "r_max": 4.5, "num_channels": 16, "max_L": 1, "max_ell": 2, "correlation": 2,
     "num_interactions": 2, "num_radial_basis": 8, "MLP_irreps": "16x0e",
     "default_dtype": "float32", "batch_size": 4, "valid_fraction": 0.2,
-    "max_num_epochs": 40, "lr": 0.01, "energy_weight": 1.0, "forces_weight": 100.0,
+    "max_num_epochs": 30, "lr": 0.01, "energy_weight": 1.0, "forces_weight": 100.0,
     "E0s": "average", "scaling": "rms_forces_scaling", "ema": True, "ema_decay": 0.99,
     "amsgrad": True, "patience": 20,
 }
@@ -62,7 +62,10 @@ def count_frames(path: Path) -> int:
     """Number of complete frames in an extxyz file (a torn last frame does not count)."""
     if not path.exists():
         return 0
-    lines = path.read_text().splitlines()
+    text = path.read_text()
+    lines = text.splitlines()
+    if not text.endswith("\n"):
+        lines = lines[:-1]  # a torn last line
     k = count = 0
     while k < len(lines):
         n = int(lines[k])

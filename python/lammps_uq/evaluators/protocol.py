@@ -23,6 +23,10 @@ Returns ``(forces, energies)``:
   the energies of the LOCAL atoms with respect to all ``nall`` positions (ghost rows are
   summed into their owners by the fix);
 - ``energies``: ``(n_models,)`` float64, eV, that sum of local-atom energies per model.
+
+Optional: ``max_exchange_width`` (widest array passed to the exchanges) and
+``fitted_alpha(rcut) -> float``, the committee's calibrated alpha of s_loc at ``rcut``
+(0.0 if none), which ``alpha auto`` uses.
 """
 
 from __future__ import annotations

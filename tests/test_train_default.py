@@ -1,0 +1,80 @@
+"""The reproducible default committee: resumable data stage, training command, shipped files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from lammps_uq import train_default
+from lammps_uq.evaluators.mace_committee import default_committee_dir
+
+
+def test_labelled_file_resumes_after_a_torn_frame(tmp_path):
+    import ase.io
+
+    path = tmp_path / "labelled.extxyz"
+    frames = [Atoms("OH2", positions=np.eye(3) * k, cell=[5] * 3, pbc=True) for k in (1, 2, 3)]
+    ase.io.write(path, frames)
+    text = path.read_text()
+    path.write_text(text[:-20])  # killed while writing the third frame
+    assert train_default.count_frames(path) == 2
+    assert train_default._truncate_to_complete(path) == 2
+    ase.io.write(tmp_path / "two.extxyz", frames[:2])
+    assert path.read_text() == (tmp_path / "two.extxyz").read_text()
+    assert len(ase.io.read(path, ":")) == 2
+
+
+def test_members_differ_only_in_seed(tmp_path):
+    one = train_default.train_command(tmp_path, 1, tmp_path / "pool.extxyz")
+    two = train_default.train_command(tmp_path, 2, tmp_path / "pool.extxyz")
+    differ = [(a, b) for a, b in zip(one, two) if a != b]
+    assert len(one) == len(two)
+    assert all("1" in a and "2" in b for a, b in differ)
+    assert {a.split("=")[0] for a, _ in differ} == {"--name", "--seed", "--work_dir"}
+    assert "--valid_fraction=0.2" in one and "--restart_latest" in one
+
+
+def shipped() -> Path:
+    folder = default_committee_dir()
+    if not (folder / "provenance.json").exists():
+        pytest.fail(f"no default committee in {folder} (python -m lammps_uq.train_default)")
+    return folder
+
+
+def test_shipped_committee_is_small_and_documented():
+    folder = shipped()
+    models = sorted(folder.glob("member_*.model"))
+    assert len(models) == 5
+    assert all(m.stat().st_size <= 1 << 20 for m in models)
+    provenance = json.loads((folder / "provenance.json").read_text())
+    assert [m["seed"] for m in provenance["members"]] == list(train_default.SEEDS)
+    assert provenance["hyperparameters"] == train_default.HYPER
+
+
+@pytest.mark.slow
+def test_provenance_figures_are_reproduced_from_the_shipped_files():
+    """Test-set force MAE of the mean and Spearman correlations, recomputed from scratch."""
+    import ase.io
+
+    from lammps_uq import CommitteeCalculator
+    from lammps_uq.calibrate import collect, fit
+
+    folder = shipped()
+    provenance = json.loads((folder / "provenance.json").read_text())
+    frames = ase.io.read(folder / "test.extxyz", ":")
+    calc = CommitteeCalculator("default")
+    errors = []
+    for atoms in frames:
+        atoms.calc = calc
+        errors.append(np.abs(atoms.get_forces() - atoms.arrays["REF_forces"]).mean())
+    recorded = provenance["committee_mean"]["test_forces_mae_eV_per_A"]
+    assert np.mean(errors) == pytest.approx(recorded, rel=1e-6)
+    result = fit(collect(frames, calc), calc.committee.n_models)
+    for name, rho in provenance["spearman_error_vs_uncertainty_on_test"].items():
+        assert result["levels"][name]["spearman"] == pytest.approx(rho, abs=1e-9), name
+    calibration = json.loads((folder / "calibration.json").read_text())
+    assert calibration["alpha_local"] == pytest.approx(result["alpha_local"], rel=1e-9)
