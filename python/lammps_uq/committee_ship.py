@@ -39,7 +39,8 @@ def copy_test_set(work: Path, out: Path):
         for key in list(atoms.arrays):
             if key not in ("numbers", "positions", "REF_forces"):
                 del atoms.arrays[key]
-        keep = ("REF_energy", "density", "temperature", "md_seed")
+        keep = ("REF_energy", "density", "temperature", "md_seed", "kind")
+        atoms.info.setdefault("kind", "training")
         atoms.info = {k: v for k, v in atoms.info.items() if k in keep}
     ase.io.write(out / "test.extxyz", frames)
     return frames
@@ -79,7 +80,7 @@ def versions() -> dict:
     return found
 
 
-def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions,
+def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions, extrapolation,
          recipe: dict) -> dict:
     import ase.io
 
@@ -94,8 +95,11 @@ def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions,
     calculator = CommitteeCalculator([str(p) for p in paths])
     test_members, test_mean = force_mae(test, calculator)
     pool_members, pool_mean = force_mae(pool, calculator)
+    inside = [a for a in test if a.info["kind"] == "training"]
+    inside_members, inside_mean = force_mae(inside, calculator)
     levels = collect(test, calculator)
     result = fit(levels, len(paths))
+    result_inside = fit(collect(inside, calculator), len(paths))
     write_calibration(result, out, frames="test.extxyz", n_frames=len(test))
     plot_calibration(levels, result, out / "calibration.png")
     provenance = {
@@ -104,16 +108,23 @@ def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions,
         "versions": versions(),
         "data": {**recipe, "conditions_density_temperature_seed": conditions,
                  "labels": xtb, "n_pool": len(pool), "n_test": len(test),
-                 "test_set": "every 5th labelled frame, never seen in training"},
+                 "test_set": "every 5th frame of the training conditions (kind=training) and all "
+                             "frames of the extrapolation conditions (kind=extrapolation, "
+                             "hotter and denser or sparser than any training frame); none seen "
+                             "in training", "extrapolation_conditions": extrapolation},
         "hyperparameters": hyper,
         "members": [{"file": p.name, "seed": s, "split": f"mace --seed {s}: random 80:20 of the pool",
-                     "test_forces_mae_eV_per_A": t, "pool_forces_mae_eV_per_A": q,
-                     "mace_final_table": mace_error_table(work, s)}
-                    for p, s, t, q in zip(paths, seeds, test_members, pool_members)],
+                     "test_forces_mae_eV_per_A": t, "test_training_conditions_forces_mae_eV_per_A": i,
+                     "pool_forces_mae_eV_per_A": q, "mace_final_table": mace_error_table(work, s)}
+                    for p, s, t, i, q in zip(paths, seeds, test_members, inside_members,
+                                             pool_members)],
         "committee_mean": {"test_forces_mae_eV_per_A": test_mean,
+                           "test_training_conditions_forces_mae_eV_per_A": inside_mean,
                            "pool_forces_mae_eV_per_A": pool_mean},
         "spearman_error_vs_uncertainty_on_test": {
             name: row["spearman"] for name, row in result["levels"].items()},
+        "spearman_on_test_training_conditions_only": {
+            name: row["spearman"] for name, row in result_inside["levels"].items()},
         "alpha": {"structure": result["alpha_structure"], "atom": result["alpha_atom"],
                   "local": result["alpha_local"], "default": result["alpha_default"]},
     }

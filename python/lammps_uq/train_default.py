@@ -30,6 +30,8 @@ import numpy as np
 # (density g/cm^3, temperature K, seed): 24 short runs, frames every 200 fs after 200 fs
 CONDITIONS = [(d, t, 10 * i + j) for i, d in enumerate((0.86, 0.92, 0.96, 1.0))
               for j, t in enumerate((300.0, 350.0, 400.0, 450.0, 375.0, 325.0))]
+# test-only extrapolation: hotter and denser or sparser than any training frame
+EXTRAPOLATION = [(1.08, 600.0, 90), (1.12, 700.0, 91), (0.80, 650.0, 92)]
 FRAMES_PER_RUN = 5
 STEPS_BETWEEN = 400          # 0.5 fs steps
 SEEDS = (1, 2, 3, 4, 5)
@@ -49,13 +51,15 @@ def md_frames():
     """All unlabelled frames, in a fixed order (deterministic given the seeds)."""
     from .water import spcfw_frames
 
-    for density, temperature, seed in CONDITIONS:
-        frames = spcfw_frames(64, density=density, temperature=temperature,
-                              steps=STEPS_BETWEEN * (FRAMES_PER_RUN + 1), every=STEPS_BETWEEN,
-                              seed=seed + 1)
-        for frame in frames[1:]:
-            frame.info.update(density=density, temperature=temperature, md_seed=seed + 1)
-            yield frame
+    for kind, conditions in (("training", CONDITIONS), ("extrapolation", EXTRAPOLATION)):
+        for density, temperature, seed in conditions:
+            frames = spcfw_frames(64, density=density, temperature=temperature,
+                                  steps=STEPS_BETWEEN * (FRAMES_PER_RUN + 1),
+                                  every=STEPS_BETWEEN, seed=seed + 1)
+            for frame in frames[1:]:
+                frame.info.update(density=density, temperature=temperature, md_seed=seed + 1,
+                                  kind=kind)
+                yield frame
 
 
 def count_frames(path: Path) -> int:
@@ -97,7 +101,7 @@ def stage_data(work: Path) -> Path:
 
     path = work / "labelled.extxyz"
     done = _truncate_to_complete(path)
-    total = len(CONDITIONS) * FRAMES_PER_RUN
+    total = (len(CONDITIONS) + len(EXTRAPOLATION)) * FRAMES_PER_RUN
     for k, frame in enumerate(md_frames()):
         if k < done:
             continue
@@ -124,12 +128,13 @@ def _truncate_to_complete(path: Path) -> int:
 
 
 def split(work: Path) -> tuple[Path, Path]:
-    """Every 5th frame is held out as the test set; the rest is the training pool."""
+    """Every 5th training-condition frame and all extrapolation frames are the test set."""
     import ase.io
 
     frames = ase.io.read(work / "labelled.extxyz", ":")
-    test = [f for k, f in enumerate(frames) if k % 5 == 4]
-    pool = [f for k, f in enumerate(frames) if k % 5 != 4]
+    n_in = len(CONDITIONS) * FRAMES_PER_RUN
+    test = [f for k, f in enumerate(frames[:n_in]) if k % 5 == 4] + frames[n_in:]
+    pool = [f for k, f in enumerate(frames[:n_in]) if k % 5 != 4]
     ase.io.write(work / "pool.extxyz", pool)
     ase.io.write(work / "test.extxyz", test)
     return work / "pool.extxyz", work / "test.extxyz"
@@ -194,7 +199,7 @@ def main(argv=None) -> int:
                   "frames_per_run": FRAMES_PER_RUN, "steps_between_frames": STEPS_BETWEEN,
                   "first_frame_dropped": True}
         provenance = ship(args.work, args.out, hyper=HYPER, xtb=XTB, seeds=SEEDS,
-                          conditions=CONDITIONS, recipe=recipe)
+                          conditions=CONDITIONS, extrapolation=EXTRAPOLATION, recipe=recipe)
         print(json.dumps({k: provenance[k] for k in ("committee_mean", "alpha",
                                                         "spearman_error_vs_uncertainty_on_test")},
                          indent=2))
