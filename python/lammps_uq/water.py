@@ -114,12 +114,23 @@ def main(argv=None) -> int:
     parser.add_argument("--temperature", type=float, default=350.0, help="K")
     parser.add_argument("--steps", type=int, default=4000, help="0.5 fs NVT steps")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--relax", metavar="COMMITTEE",
+                        help="then FIRE steps with this committee's mean (O-H bonds to its length)")
+    parser.add_argument("--relax-steps", type=int, default=30)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    frames = spcfw_frames(args.molecules, density=args.density, temperature=args.temperature,
-                          steps=args.steps, every=args.steps, seed=args.seed)
+    frame = spcfw_frames(args.molecules, density=args.density, temperature=args.temperature,
+                         steps=args.steps, every=args.steps, seed=args.seed)[-1]
+    if args.relax:
+        from ase.optimize import FIRE
+
+        from .calculator import CommitteeCalculator
+
+        frame.calc = CommitteeCalculator(args.relax)
+        FIRE(frame, logfile=None).run(fmax=0.05, steps=args.relax_steps)
+        frame.calc = None
     title = f"water, SPC/Fw NVT, made by: python -m lammps_uq.water {' '.join(argv)}"
-    write_water_data(frames[-1], args.output, title=title)
+    write_water_data(frame, args.output, title=title)
     return 0
 
 
