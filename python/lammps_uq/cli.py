@@ -120,7 +120,7 @@ def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="the main job: liquid water on the default committee")
     demo.add_argument("-o", "--output", default="lammps-uq-demo", help="folder of the run")
     demo.add_argument("--steps", type=int,
-                      help="MD steps of 0.5 fs (default 400, or $LAMMPS_UQ_DEMO_STEPS)")
+                      help="MD steps of 0.5 fs (default 300, or $LAMMPS_UQ_DEMO_STEPS)")
     demo.add_argument("--np", type=int, default=2, help="MPI ranks (default 2)")
     demo.add_argument("--committee", default="default", help="MACE model files or glob")
     demo.set_defaults(run=lambda args: _lazy("demo", args))

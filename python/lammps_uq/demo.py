@@ -21,7 +21,7 @@ import numpy as np
 from .errors import InputError
 
 STEPS_ENV = "LAMMPS_UQ_DEMO_STEPS"     # CI shortens the demo through this
-DEFAULT_STEPS = 400
+DEFAULT_STEPS = 300
 TIMESTEP_FS = 0.5
 FIX_ID = "mon"
 
