@@ -46,7 +46,7 @@ def test_water_template_drives_and_monitors(lammps_env, tmp_path, nprocs):
     np.testing.assert_array_equal(timeline[:, 0], [0, 10, 20])
     assert np.all(timeline[:, 1] > 0) and np.all(timeline[:, 2] >= timeline[:, 1])
     expected = fitted_alpha(read_calibration([str(m) for m in models]), 4.0)
-    assert timeline[0, 10] == pytest.approx(expected, rel=1e-12)
+    assert timeline[0, 10] == pytest.approx(expected, rel=1e-5)  # ave/time prints 6 digits
     assert (tmp_path / "uq_devi.out").read_text().count("\n") == 4  # header + 3 checks
 
 
