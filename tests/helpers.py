@@ -112,13 +112,9 @@ print "UQVECTOR $(f_mon[1]:%.17g) $(f_mon[2]:%.17g) $(f_mon[3]:%.17g) $(f_mon[4]
 
 def read_dump(path: Path) -> list[np.ndarray]:
     """Frames of a `dump custom` file, each an array sorted by atom id."""
-    frames = []
-    for block in Path(path).read_text().split("ITEM: TIMESTEP")[1:]:
-        lines = block.strip().splitlines()
-        start = next(i for i, line in enumerate(lines) if line.startswith("ITEM: ATOMS")) + 1
-        table = np.loadtxt(lines[start:], ndmin=2)
-        frames.append(table[np.argsort(table[:, 0])])
-    return frames
+    from lammps_uq.demo import read_dump_frames
+
+    return [table for _, _, table in read_dump_frames(path)]
 
 
 def printed(output: str, tag: str) -> np.ndarray:

@@ -111,8 +111,10 @@ def labelled(tmp_path_factory):
     folder = tmp_path_factory.mktemp("calibrate")
     tiny = dict(hidden_irreps="8x0e + 8x1o", max_ell=1, correlation=1, r_max=3.5)
     paths = testing.write_committee(folder / "models", [1, 8], n_models=3, **tiny)
-    testing.write_committee(folder / "truth", [1, 8], n_models=1, **tiny)
-    truth = MACECalculator(model_paths=str(folder / "truth" / "member_0.model"), device="cpu",
+    import torch
+
+    torch.save(testing.random_mace(17, [1, 8], **tiny), folder / "truth.model")  # not a member
+    truth = MACECalculator(model_paths=str(folder / "truth.model"), device="cpu",
                            default_dtype="float64")
     frames = []
     for seed in range(4):

@@ -61,7 +61,7 @@ def test_provenance_figures_are_reproduced_from_the_shipped_files():
     import ase.io
 
     from lammps_uq import CommitteeCalculator
-    from lammps_uq.calibrate import collect, fit
+    from lammps_uq.calibrate import collect, committee_forces, fit
 
     folder = shipped()
     provenance = json.loads((folder / "provenance.json").read_text())
@@ -73,7 +73,7 @@ def test_provenance_figures_are_reproduced_from_the_shipped_files():
         errors.append(np.abs(atoms.get_forces() - atoms.arrays["REF_forces"]).mean())
     recorded = provenance["committee_mean"]["test_forces_mae_eV_per_A"]
     assert np.mean(errors) == pytest.approx(recorded, rel=1e-6)
-    result = fit(collect(frames, calc), calc.committee.n_models)
+    result = fit(collect(frames, committee_forces(frames, calc)), calc.committee.n_models)
     for name, rho in provenance["spearman_error_vs_uncertainty_on_test"].items():
         assert result["levels"][name]["spearman"] == pytest.approx(rho, abs=1e-9), name
     calibration = json.loads((folder / "calibration.json").read_text())

@@ -52,13 +52,21 @@ def frame_levels(atoms, forces_comm: np.ndarray, reference: np.ndarray, rcuts) -
     return levels
 
 
-def collect(frames, calculator, rcuts=DEFAULT_RCUTS, forces_key: str | None = None) -> dict:
-    """{level: (errors, uncertainties)} over all frames, evaluated with ``calculator``."""
-    pooled: dict[str, list] = {}
+def committee_forces(frames, calculator) -> list[np.ndarray]:
+    """Per-member forces ``(n_models, n_atoms, 3)`` of each frame (one evaluation per frame)."""
+    forces = []
     for atoms in frames:
-        reference = reference_forces(atoms, forces_key)
         calculator.calculate(atoms)
-        levels = frame_levels(atoms, calculator.results["forces_comm"], reference, rcuts)
+        forces.append(calculator.results["forces_comm"])
+    return forces
+
+
+def collect(frames, forces_comm, rcuts=DEFAULT_RCUTS, forces_key: str | None = None) -> dict:
+    """{level: (errors, uncertainties)} over all frames, given each frame's member forces."""
+    pooled: dict[str, list] = {}
+    for atoms, comm in zip(frames, forces_comm):
+        reference = reference_forces(atoms, forces_key)
+        levels = frame_levels(atoms, comm, reference, rcuts)
         for name, pair in levels.items():
             pooled.setdefault(name, []).append(pair)
     return {name: (np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
@@ -146,7 +154,7 @@ def run(args) -> int:
     require_file(args.frames)
     frames = ase.io.read(args.frames, ":")
     calculator = CommitteeCalculator(args.committee, dtype=args.dtype)
-    levels = collect(frames, calculator, args.rcut, args.forces_key)
+    levels = collect(frames, committee_forces(frames, calculator), args.rcut, args.forces_key)
     result = fit(levels, calculator.committee.n_models)
     folder = Path(args.output) if args.output else Path(calculator.committee.paths[0]).parent
     path = write_calibration(result, folder, frames=str(args.frames), n_frames=len(frames))

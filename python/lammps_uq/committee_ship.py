@@ -46,12 +46,10 @@ def copy_test_set(work: Path, out: Path):
     return frames
 
 
-def force_mae(frames, calculator) -> tuple[list[float], float]:
+def force_mae(frames, forces_comm) -> tuple[list[float], float]:
     """Force MAE (eV/Å) of each member and of the committee mean over the frames."""
     member_errors, mean_errors = [], []
-    for atoms in frames:
-        calculator.calculate(atoms)
-        comm = calculator.results["forces_comm"]
+    for atoms, comm in zip(frames, forces_comm):
         reference = atoms.arrays["REF_forces"]
         member_errors.append(np.abs(comm - reference).reshape(len(comm), -1).mean(axis=1))
         mean_errors.append(np.abs(comm.mean(axis=0) - reference).mean())
@@ -85,7 +83,7 @@ def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions, ex
     import ase.io
 
     from .calculator import CommitteeCalculator
-    from .calibrate import collect, fit, write_calibration
+    from .calibrate import collect, committee_forces, fit, write_calibration
     from .plots import plot_calibration
 
     out.mkdir(parents=True, exist_ok=True)
@@ -93,13 +91,15 @@ def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions, ex
     test = copy_test_set(work, out)
     pool = ase.io.read(work / "pool.extxyz", ":")
     calculator = CommitteeCalculator([str(p) for p in paths])
-    test_members, test_mean = force_mae(test, calculator)
-    pool_members, pool_mean = force_mae(pool, calculator)
-    inside = [a for a in test if a.info["kind"] == "training"]
-    inside_members, inside_mean = force_mae(inside, calculator)
-    levels = collect(test, calculator)
+    forces = committee_forces(test, calculator)
+    test_members, test_mean = force_mae(test, forces)
+    pool_members, pool_mean = force_mae(pool, committee_forces(pool, calculator))
+    picked = [k for k, atoms in enumerate(test) if atoms.info["kind"] == "training"]
+    inside, inside_forces = [test[k] for k in picked], [forces[k] for k in picked]
+    inside_members, inside_mean = force_mae(inside, inside_forces)
+    levels = collect(test, forces)
     result = fit(levels, len(paths))
-    result_inside = fit(collect(inside, calculator), len(paths))
+    result_inside = fit(collect(inside, inside_forces), len(paths))
     write_calibration(result, out, frames="test.extxyz", n_frames=len(test))
     plot_calibration(levels, result, out / "calibration.png")
     provenance = {

@@ -62,22 +62,24 @@ def md_frames():
                 yield frame
 
 
-def count_frames(path: Path) -> int:
-    """Number of complete frames in an extxyz file (a torn last frame does not count)."""
+def complete_frames(path: Path) -> tuple[int, str]:
+    """(number, text) of the complete frames of an extxyz file; a torn last frame is left out."""
     if not path.exists():
-        return 0
+        return 0, ""
     text = path.read_text()
-    lines = text.splitlines()
-    if not text.endswith("\n"):
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
         lines = lines[:-1]  # a torn last line
     k = count = 0
-    while k < len(lines):
-        n = int(lines[k])
-        if k + 2 + n > len(lines):
-            break
-        k += 2 + n
+    while k < len(lines) and k + 2 + int(lines[k]) <= len(lines):
+        k += 2 + int(lines[k])
         count += 1
-    return count
+    return count, "".join(lines[:k])
+
+
+def count_frames(path: Path) -> int:
+    """Number of complete frames in an extxyz file (a torn last frame does not count)."""
+    return complete_frames(path)[0]
 
 
 def label(frame):
@@ -115,15 +117,10 @@ def stage_data(work: Path) -> Path:
 
 
 def _truncate_to_complete(path: Path) -> int:
-    done = count_frames(path)
+    """Cut a torn last frame off (a run killed while writing); returns the frames kept."""
+    done, text = complete_frames(path)
     if path.exists():
-        lines = path.read_text().splitlines(keepends=True)
-        keep, k = [], 0
-        for _ in range(done):
-            n = int(lines[k])
-            keep += lines[k:k + 2 + n]
-            k += 2 + n
-        path.write_text("".join(keep))
+        path.write_text(text)
     return done
 
 
