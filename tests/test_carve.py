@@ -131,6 +131,28 @@ def test_cli_writes_idempotently_and_reports_errors(water, tmp_path, capsys):
     assert "the frame holds only 216 molecules" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag,value,expected", [
+    ("--shrink", "0", "expected a positive number"),
+    ("--bfgs-steps", "-1", "expected a positive number"),
+    ("--fixed-fraction", "1.5", "expected a number in [0, 1]"),
+    ("--contact", "-0.5", "expected a number >= 0"),
+])
+def test_cli_rejects_bad_relaxation_options(flag, value, expected, tmp_path, capsys):
+    from lammps_uq import testing
+    from lammps_uq.cli import main
+
+    import ase.io
+
+    ase.io.write(tmp_path / "f.extxyz", testing.water_box(8, seed=1))
+    with pytest.raises(SystemExit):
+        main(["carve", str(tmp_path / "f.extxyz"), "-o", str(tmp_path / "o"), "--centre-index",
+              "0", "--no-relax", flag, value])
+    err = capsys.readouterr().err
+    assert f"carve {flag}: got {float(value) if flag != '--bfgs-steps' else value}" in err
+    assert expected in err
+    assert not (tmp_path / "o").exists()
+
+
 def insitu_script(data, evaluator, carve_words) -> str:
     return f"""units metal
 atom_style atomic

@@ -9,7 +9,9 @@
 3. Border relaxation with any ASE calculator (the committee mean in practice): atoms within
    ``fixed_fraction * l/2`` of the centre stay fixed; the box is padded by ``pad`` Å per
    direction; ``bfgs_steps`` BFGS steps; the box shrinks by ``shrink`` Å per direction;
-   repeated until the carved length is reached.
+   repeated until the carved length is reached.  A soft wall (``contact_wall``) keeps atoms of
+   different molecules from coming closer than the parent's closest contact of their elements,
+   which a committee trained on liquid frames alone does not do.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class CarveOptions:
     pad: float = 2.0              # Å added per direction before relaxing
     shrink: float = 0.2           # Å per direction per cycle
     bfgs_steps: int = 5           # BFGS steps per cycle
+    contact: float = 1.0          # wall at this fraction of the parent's closest contacts; 0: off
+    contact_k: float = 10.0       # eV/Å² stiffness of that wall
 
 
 def _vectors_from(atoms, origin, points):
@@ -45,31 +49,61 @@ def _vectors_from(atoms, origin, points):
 
 
 def choose_molecules(atoms, centre: int, options: CarveOptions):
-    """(atom indices, their positions relative to the centre atom), whole molecules."""
+    """(atom indices, positions relative to the centre atom, unit labels, bonds cut).
+
+    Molecules are taken whole; atoms of extended networks (solids) one by one within
+    ``radius``, with label -1 and the number of their bonds the cut broke.
+    """
     mols = find_molecules(atoms)
     origin = atoms.positions[centre]
     centres = mols.centres()
     to_centre = _vectors_from(atoms, origin, centres)
     own = mols.labels[centre]
     if options.molecules is not None:
-        if options.molecules > mols.count:
-            raise InputError(f"carve --molecules: got {options.molecules}; the frame holds "
-                             f"only {mols.count} molecules")
-        order = np.argsort(np.linalg.norm(to_centre, axis=1), kind="stable")
-        order = [own] + [m for m in order if m != own][: options.molecules - 1]
+        order = _nearest_molecules(mols, own, to_centre, options.molecules)
+        loose = np.zeros(0, dtype=int)
     elif options.radius is not None:
         near = np.linalg.norm(_vectors_from(atoms, origin, atoms.positions), axis=1) <= options.radius
-        order = [own] + sorted(set(mols.labels[near]) - {own})
+        wanted = set(mols.labels[near]) | {own}
+        order = [m for m in [own] + sorted(wanted - {own}) if not mols.extended[m]]
+        loose = np.nonzero(near & mols.extended[mols.labels])[0]
     else:
         raise InputError("carve: give molecules K or radius R")
-    indices, relative = [], []
+    indices, relative, units = [], [], []
     for m in order:
         members = mols.members(m)
         indices.extend(members)
         relative.extend(mols.whole[members] + to_centre[m] - centres[m])
-    relative = np.array(relative)
-    relative -= relative[indices.index(centre)]
-    return np.array(indices), relative
+        units.extend([m] * len(members))
+    indices = np.array(indices + list(loose), dtype=int)
+    relative = np.array(relative + list(_vectors_from(atoms, origin, atoms.positions[loose])))
+    relative = relative.reshape(-1, 3) - relative[list(indices).index(centre)]
+    units = np.array(units + [-1] * len(loose), dtype=int)
+    return indices, relative, units, _cut_bonds(atoms, mols, loose)
+
+
+def _nearest_molecules(mols, own, to_centre, count: int) -> list[int]:
+    finite = np.nonzero(~mols.extended)[0]
+    if mols.extended[own]:
+        raise InputError("carve --molecules: the centre atom belongs to an extended network "
+                         "(a solid, not a molecule); expected --radius R for it")
+    if count > len(finite):
+        raise InputError(f"carve --molecules: got {count}; the frame holds only {len(finite)} "
+                         "molecules")
+    order = finite[np.argsort(np.linalg.norm(to_centre[finite], axis=1), kind="stable")]
+    return [own] + [int(m) for m in order if m != own][: count - 1]
+
+
+def _cut_bonds(atoms, mols, loose) -> int:
+    """Bonds of extended networks with exactly one end among the ``loose`` atoms taken."""
+    from .molecules import bond_pairs
+
+    if not len(loose):
+        return 0
+    i, j, _ = bond_pairs(atoms)
+    taken = np.zeros(len(atoms), dtype=bool)
+    taken[loose] = True
+    return int(np.sum(taken[i] != taken[j])) // 2
 
 
 def carve(atoms, centre: int, options: CarveOptions, *, parent_volume: float,
@@ -77,7 +111,7 @@ def carve(atoms, centre: int, options: CarveOptions, *, parent_volume: float,
     """The carved cell (ASE Atoms) around atom index ``centre`` of ``atoms``."""
     from ase import Atoms
 
-    indices, relative = choose_molecules(atoms, centre, options)
+    indices, relative, units, cut = choose_molecules(atoms, centre, options)
     length = options.box or (parent_volume * len(indices) / parent_natoms) ** (1.0 / 3.0)
     if options.cluster:
         length = 2 * (np.abs(relative).max() + options.vacuum)
@@ -87,10 +121,12 @@ def carve(atoms, centre: int, options: CarveOptions, *, parent_volume: float,
     if "id" in atoms.arrays:
         cell.arrays["parent_id"] = np.asarray(atoms.arrays["id"])[indices]
     core = np.linalg.norm(relative, axis=1) < options.fixed_fraction * length / 2
+    cell.arrays["molecule"] = units
     cell.arrays["core"] = core
     cell.arrays["fixed"] = core.copy()
     cell.info.update({"carve_" + k: v for k, v in asdict(options).items() if v is not None})
     cell.info["carve_length"] = length
+    cell.info["carve_cut_bonds"] = cut
     cell.info["carve_centre_index"] = int(np.nonzero(indices == centre)[0][0])
     return cell
 
@@ -102,7 +138,7 @@ def relax_border(cell, calculator, options: CarveOptions, log=None) -> None:
 
     length = float(cell.cell[0, 0])
     cell.set_constraint(FixAtoms(mask=cell.arrays["fixed"]))
-    cell.calc = calculator
+    cell.calc = _with_wall(cell, calculator, options)
     steps = int(round(options.pad / options.shrink))
     for k in range(steps, -1, -1):
         target = length + k * options.shrink
@@ -112,3 +148,16 @@ def relax_border(cell, calculator, options: CarveOptions, log=None) -> None:
         BFGS(cell, logfile=log).run(fmax=1e-4, steps=options.bfgs_steps)
     cell.set_constraint()
     cell.calc = None
+
+
+def _with_wall(cell, calculator, options: CarveOptions):
+    """The calculator plus the contact wall, its distances from the unrelaxed (parent) geometry."""
+    from ase.calculators.mixing import SumCalculator
+
+    from .contact_wall import ContactWall, contact_table
+
+    if options.contact <= 0:
+        return calculator
+    units = cell.arrays["molecule"]
+    table = contact_table(cell.numbers, cell.positions, units, options.contact)
+    return SumCalculator([calculator, ContactWall(table, units, options.contact_k)])

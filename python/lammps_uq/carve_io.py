@@ -92,6 +92,9 @@ def carve_frames(frames, out: Path, options: CarveOptions, *, calculator=None,
             print(f"lammps-uq carve: frame {k} skipped: {exc}", file=sys.stderr)
             failed += 1
             continue
+        if cell.info["carve_cut_bonds"]:
+            print(f"lammps-uq carve: {name}: {cell.info['carve_cut_bonds']} bonds of an extended "
+                  "network cut at the cell border", file=sys.stderr)
         if fmt is not None:
             write_dft_input(cell, out / name, fmt)
         write_atomic(target, lambda p: ase.io.write(p, cell, format="extxyz"))
@@ -145,10 +148,7 @@ def carve_settings(args, evaluator=None) -> tuple[CarveOptions, object, dict]:
     from .evaluators.mace_committee import MaceCommittee
 
     check_format(args.format)
-    options = CarveOptions(molecules=args.molecules, radius=args.radius, box=args.box,
-                           cluster=args.cluster)
-    if options.molecules is None and options.radius is None:
-        options.molecules = 64
+    options = carve_options(args)
     if not args.relax:
         return options, None, {}
     if args.committee:
@@ -159,6 +159,29 @@ def carve_settings(args, evaluator=None) -> tuple[CarveOptions, object, dict]:
         raise InputError("carve: the border relaxation needs a MACE committee (--committee FILES, "
                          "or the mace evaluator of fix uq); or give --no-relax")
     return options, calculator, {"committee": " ".join(calculator.parameters["model_paths"])}
+
+
+POSITIVE = ("molecules", "radius", "box", "pad", "shrink", "bfgs_steps", "contact_k")
+
+
+def carve_options(args) -> CarveOptions:
+    """CarveOptions from parsed arguments, each value checked (keyword, value, expected)."""
+    names = ("molecules", "radius", "box", "cluster", "vacuum", "fixed_fraction", "pad", "shrink",
+             "bfgs_steps", "contact", "contact_k")
+    options = CarveOptions(**{n: getattr(args, n) for n in names})
+    for name in names:
+        value = getattr(options, name)
+        flag = "--" + name.replace("_", "-")
+        if name in POSITIVE and value is not None and value <= 0:
+            raise InputError(f"carve {flag}: got {value}; expected a positive number")
+        if name in ("vacuum", "contact") and value < 0:
+            raise InputError(f"carve {flag}: got {value}; expected a number >= 0")
+    if not 0 <= options.fixed_fraction <= 1:
+        raise InputError(f"carve --fixed-fraction: got {options.fixed_fraction}; expected a "
+                         "number in [0, 1]")
+    if options.molecules is None and options.radius is None:
+        options.molecules = 64
+    return options
 
 
 class InSituCarver:

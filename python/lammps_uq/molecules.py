@@ -3,6 +3,10 @@
 Bonds are pairs closer than ``scale * (r_cov(a) + r_cov(b))`` (ASE covalent radii),
 periodic images included for periodic frames.  Each molecule is returned whole: its
 atoms' positions unwrapped around its first atom.
+
+A connected piece is *extended* (a solid, not a molecule) when it is infinite under the
+periodic images (some bond cycle spans a lattice vector, so it cannot be unwrapped) or when it
+holds more than half of the frame's atoms (a chunk of solid in a non-periodic region frame).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ class Molecules:
 
     labels: np.ndarray
     whole: np.ndarray
+    extended: np.ndarray  # (n_molecules,) bool: an extended network, not a molecule
 
     @property
     def count(self) -> int:
@@ -81,4 +86,12 @@ def find_molecules(atoms, scale: float = 1.25) -> Molecules:
             if edge == 0:
                 edge, sign = graph[atom, parent[atom]], -1.0
             whole[atom] = whole[parent[atom]] + sign * vectors[int(edge) - 1]
-    return Molecules(labels=labels, whole=whole)
+    return Molecules(labels=labels, whole=whole, extended=_extended(labels, whole, i, j, vectors))
+
+
+def _extended(labels, whole, i, j, vectors) -> np.ndarray:
+    count = labels.max() + 1 if len(labels) else 0
+    extended = np.bincount(labels, minlength=count) > len(labels) / 2
+    periodic = np.linalg.norm(whole[j] - whole[i] - vectors, axis=1) > 1e-6
+    extended[labels[i[periodic]]] = True
+    return extended
