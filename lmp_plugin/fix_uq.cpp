@@ -39,7 +39,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
     extra(nullptr),
     comm_data(nullptr), comm_width(0), comm_blocks(1), comm_nall(0), exchange_phase(0),
     peer_failed(false), ncentres_total(0), last_selected(-1), region_bytes(-1),
-    devi_bytes(-1), restored(false), run_start(0.0), nchecks(0), nevals(0)
+    devi_bytes(-1), restored(false), run_start(0.0), nchecks(0), nevals(0), wait_seconds(0.0)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
   nevery = utils::inumeric(FLERR, arg[3], false, lmp);
@@ -222,6 +222,7 @@ void FixUQ::setup(int /*vflag*/)
   if (restored) trim_files();
   for (auto &t : timers) t = 0.0;
   nchecks = nevals = 0;
+  wait_seconds = 0.0;
   run_start = platform::walltime();
   if (drive)
     post_force(0);
@@ -266,7 +267,8 @@ void FixUQ::post_run()
                    slowest[T_SELECT], slowest[T_OUTPUT]);
   const std::string inside = bridge->report();
   if (comm->me == 0 && !inside.empty())
-    utils::logmesg(lmp, "fix uq {}: evaluator on rank 0: {}\n", id, inside);
+    utils::logmesg(lmp, "fix uq {}: evaluator on rank 0: {}; waiting for other ranks {:.4g} s\n",
+                   id, inside, wait_seconds);
 }
 
 /* ----------------------------------------------------------------------

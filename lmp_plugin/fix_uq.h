@@ -116,6 +116,7 @@ class FixUQ : public Fix, public UQExchanger {
   double run_start;        // walltime at setup
   int nchecks;             // checks (statistics) done in this run
   int nevals;              // evaluator calls in this run
+  double wait_seconds;     // this rank's time in collective check points (waiting for slower ranks)
 
   // --- binned neighbour search (reused between checks)
   UQBins bins;

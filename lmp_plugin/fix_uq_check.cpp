@@ -133,13 +133,16 @@ void FixUQ::evaluate(UQEvaluation &ev)
 }
 
 /* ----------------------------------------------------------------------
-   collective check point: true if every rank is fine and at the same phase
+   collective check point: true if every rank is fine and at the same phase;
+   the time spent in it is this rank waiting for slower ranks
 ------------------------------------------------------------------------- */
 
 bool FixUQ::sync(bool ok, int phase)
 {
   int in[3] = {ok ? 1 : 0, phase, -phase}, out[3];
+  const double start = platform::walltime();
   MPI_Allreduce(in, out, 3, MPI_INT, MPI_MIN, world);
+  wait_seconds += platform::walltime() - start;
   return out[0] == 1 && out[1] == -out[2];
 }
 
