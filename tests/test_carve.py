@@ -8,6 +8,7 @@ from ase.geometry import find_mic
 
 from lammps_uq import testing
 from lammps_uq.carve import CarveOptions, carve, relax_border
+from lammps_uq.errors import InputError
 from lammps_uq.molecules import find_molecules
 
 
@@ -65,6 +66,35 @@ def test_radius_takes_whole_molecules(water):
     inside = set(np.nonzero(dist <= 5.0)[0])
     assert inside <= set(cell.arrays["parent_index"])
     assert_whole_waters(cell, len(cell) // 3, water)
+
+
+def region_frame(water, centre: int, region: float):
+    """What fix uq writes: the atoms within region of the centre, unwrapped, non-periodic."""
+    from ase import Atoms
+
+    d, dist = find_mic(water.positions - water.positions[centre], water.cell, True)
+    inside = np.nonzero(dist <= region)[0]
+    frame = Atoms(numbers=water.numbers[inside], positions=water.positions[centre] + d[inside])
+    frame.arrays["id"] = inside + 1
+    frame.info.update(centre_id=centre + 1, region=region, parent_natoms=len(water),
+                      parent_cell=water.cell.array.ravel(),
+                      parent_pbc=np.array([True, True, True]))
+    return frame
+
+
+def test_region_frame_rim_fragments_are_never_carved(water):
+    from lammps_uq.carve_io import carve_one
+
+    frame = region_frame(water, 3 * 100, 7.0)
+    assert len(frame) % 3 != 0  # the rim cuts molecules: the frame holds fragments
+    cell = carve_one(frame, CarveOptions(molecules=16), None, None, {})
+    assert len(cell) == 48
+    cell.arrays["parent_index"] = cell.arrays["parent_id"] - 1  # the water frame's indices
+    assert_whole_waters(cell, 16, water)
+    with pytest.raises(InputError, match="holds only 1[0-9] molecules known to be whole"):
+        carve_one(frame, CarveOptions(molecules=24), None, None, {})
+    with pytest.raises(InputError, match="reach the rim"):
+        carve_one(frame, CarveOptions(radius=6.5), None, None, {})
 
 
 def test_relaxation_moves_only_the_border(water):
@@ -179,7 +209,7 @@ def test_insitu_carving_writes_cells_while_running(relax, lammps_env, tmp_path):
         evaluator, words = f"mace {tmp_path}/models/*.model", "cells --molecules 8"
     else:
         evaluator = "python lammps_uq.evaluators.analytic:lj_committee"
-        words = "cells --molecules 12 --no-relax --format vasp"
+        words = "cells --molecules 8 --no-relax --format vasp"
     rc, output = lammps_env.run_lmp(tmp_path, insitu_script(tmp_path / "data.w", evaluator,
                                                              words), 2)
     assert rc == 0, output[-3000:]
@@ -188,7 +218,7 @@ def test_insitu_carving_writes_cells_while_running(relax, lammps_env, tmp_path):
     assert len(cells) == len(regions) == 2
     for path in cells:
         cell = ase.io.read(path)
-        assert len(cell) == (24 if relax else 36) and cell.info["relaxed"] == relax
+        assert len(cell) == 24 and cell.info["relaxed"] == relax
         assert cell.info["centre_id"] in [r.info["centre_id"] for r in regions]
     assert len(list((tmp_path / "cells").glob("*/POSCAR"))) == (0 if relax else 2)
 

@@ -59,13 +59,20 @@ def choose_molecules(atoms, centre: int, options: CarveOptions):
     centres = mols.centres()
     to_centre = _vectors_from(atoms, origin, centres)
     own = mols.labels[centre]
+    distance = np.linalg.norm(_vectors_from(atoms, origin, atoms.positions), axis=1)
+    whole = _whole_in_region(atoms, mols, distance)
     if options.molecules is not None:
-        order = _nearest_molecules(mols, own, to_centre, options.molecules)
+        order = _nearest_molecules(mols, own, to_centre, options.molecules, whole)
         loose = np.zeros(0, dtype=int)
     elif options.radius is not None:
-        near = np.linalg.norm(_vectors_from(atoms, origin, atoms.positions), axis=1) <= options.radius
+        region = atoms.info.get("region")
+        if region is not None and options.radius > float(region):
+            raise InputError(f"carve --radius: got {options.radius}; the region frame holds "
+                             f"only the atoms within region {region} Å of the centre")
+        near = distance <= options.radius
         wanted = set(mols.labels[near]) | {own}
         order = [m for m in [own] + sorted(wanted - {own}) if not mols.extended[m]]
+        _require_whole(order, whole, region, f"--radius {options.radius}")
         loose = np.nonzero(near & mols.extended[mols.labels])[0]
     else:
         raise InputError("carve: give molecules K or radius R")
@@ -82,16 +89,43 @@ def choose_molecules(atoms, centre: int, options: CarveOptions):
     return indices, relative, units, _cut_bonds(atoms, mols, loose)
 
 
-def _nearest_molecules(mols, own, to_centre, count: int) -> list[int]:
-    finite = np.nonzero(~mols.extended)[0]
+def _nearest_molecules(mols, own, to_centre, count: int, whole) -> list[int]:
     if mols.extended[own]:
         raise InputError("carve --molecules: the centre atom belongs to an extended network "
                          "(a solid, not a molecule); expected --radius R for it")
+    finite = np.nonzero(~mols.extended & whole)[0]
     if count > len(finite):
         raise InputError(f"carve --molecules: got {count}; the frame holds only {len(finite)} "
-                         "molecules")
+                         "molecules" + ("" if whole.all() else " known to be whole (raise fix uq "
+                                        "region or lower K)"))
     order = finite[np.argsort(np.linalg.norm(to_centre[finite], axis=1), kind="stable")]
     return [own] + [int(m) for m in order if m != own][: count - 1]
+
+
+def _whole_in_region(atoms, mols, distance) -> np.ndarray:
+    """Per molecule: surely whole in a region frame (``info['region']``, all True otherwise).
+
+    A region frame holds the atoms within ``region`` of the centre, so molecules at its rim may
+    be cut.  A molecule is surely whole when each atom lies deeper than the longest bond it
+    could have to an atom left outside: 1.25 (r_cov(Z) + the largest r_cov in the frame).
+    """
+    from ase.data import covalent_radii
+
+    whole = np.ones(mols.count, dtype=bool)
+    if "region" not in atoms.info or not len(atoms):
+        return whole
+    radii = covalent_radii[atoms.numbers]
+    deep = distance <= float(atoms.info["region"]) - 1.25 * (radii + radii.max())
+    whole[mols.labels[~deep]] = False
+    return whole | mols.extended
+
+
+def _require_whole(order, whole, region, what: str) -> None:
+    cut = [m for m in order if not whole[m]]
+    if cut:
+        raise InputError(f"carve {what}: {len(cut)} molecule(s) it needs reach the rim of the "
+                         f"region frame (region {region}) and may be cut; raise fix uq region or "
+                         "carve fewer")
 
 
 def _cut_bonds(atoms, mols, loose) -> int:
