@@ -130,13 +130,9 @@ def _require_whole(order, whole, region, what: str) -> None:
 
 def _cut_bonds(atoms, mols, loose) -> int:
     """Bonds of extended networks with exactly one end among the ``loose`` atoms taken."""
-    from .molecules import bond_pairs
-
-    if not len(loose):
-        return 0
-    i, j, _ = bond_pairs(atoms)
     taken = np.zeros(len(atoms), dtype=bool)
     taken[loose] = True
+    i, j = mols.bonds
     return int(np.sum(taken[i] != taken[j])) // 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -166,8 +167,7 @@ POSITIVE = ("molecules", "radius", "box", "pad", "shrink", "bfgs_steps", "contac
 
 def carve_options(args) -> CarveOptions:
     """CarveOptions from parsed arguments, each value checked (keyword, value, expected)."""
-    names = ("molecules", "radius", "box", "cluster", "vacuum", "fixed_fraction", "pad", "shrink",
-             "bfgs_steps", "contact", "contact_k")
+    names = [f.name for f in fields(CarveOptions)]  # each has a `lammps-uq carve` option
     options = CarveOptions(**{n: getattr(args, n) for n in names})
     for name in names:
         value = getattr(options, name)

@@ -51,7 +51,11 @@ class ContactWall(Calculator):
 
     def __init__(self, table: dict[tuple[int, int], float], molecule, k: float = 10.0):
         super().__init__()
-        self.table, self.molecule, self.k = table, np.asarray(molecule), float(k)
+        self.molecule, self.k = np.asarray(molecule), float(k)
+        self.cutoff = max(table.values(), default=0.0)
+        self.d0 = np.zeros((119, 119))  # d0 by atomic numbers, symmetric; 0: no wall
+        for (a, b), d in table.items():
+            self.d0[a, b] = self.d0[b, a] = d
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         from ase.neighborlist import neighbor_list
@@ -59,11 +63,9 @@ class ContactWall(Calculator):
         super().calculate(atoms, properties, system_changes)
         forces = np.zeros((len(self.atoms), 3))
         energy = 0.0
-        if self.table:
-            i, j, d, vec = neighbor_list("ijdD", self.atoms, max(self.table.values()))
-            zi, zj = self.atoms.numbers[i], self.atoms.numbers[j]
-            d0 = np.array([self.table.get((int(min(a, b)), int(max(a, b))), 0.0)
-                           for a, b in zip(zi, zj)])
+        if self.cutoff > 0:
+            i, j, d, vec = neighbor_list("ijdD", self.atoms, self.cutoff)
+            d0 = self.d0[self.atoms.numbers[i], self.atoms.numbers[j]]
             on = _different_units(self.molecule, i, j) & (d < d0)
             overlap = d0[on] - d[on]
             energy = 0.25 * self.k * float(np.sum(overlap**2))  # each pair listed twice

@@ -23,6 +23,7 @@ class Molecules:
     labels: np.ndarray
     whole: np.ndarray
     extended: np.ndarray  # (n_molecules,) bool: an extended network, not a molecule
+    bonds: np.ndarray     # (2, n) ordered bonded pairs (i, j) within molecules, both directions
 
     @property
     def count(self) -> int:
@@ -86,7 +87,8 @@ def find_molecules(atoms, scale: float = 1.25) -> Molecules:
             if edge == 0:
                 edge, sign = graph[atom, parent[atom]], -1.0
             whole[atom] = whole[parent[atom]] + sign * vectors[int(edge) - 1]
-    return Molecules(labels=labels, whole=whole, extended=_extended(labels, whole, i, j, vectors))
+    return Molecules(labels=labels, whole=whole, extended=_extended(labels, whole, i, j, vectors),
+                     bonds=np.stack([i, j]))
 
 
 def _extended(labels, whole, i, j, vectors) -> np.ndarray:
