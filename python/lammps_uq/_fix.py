@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import EvaluatorError, InputError
+from .settings import check_settings
 
 FORMS = "'python MODULE:FACTORY' or 'mace FILE [FILE ...]'"
 
@@ -66,6 +67,38 @@ def load_factory(spec: str) -> Callable[..., Any]:
     return factory
 
 
+def call_factory(factory: Callable[..., Any], spec: str, elements, options: dict) -> Any:
+    """``factory(elements=..., **options)``; keywords (dtype, device) it does not take are refused.
+
+    A factory without ``**kwargs`` is checked by its signature; one that passes ``**kwargs``
+    on (``lj_committee``) by the TypeError Python raises for the keyword it did not expect.
+    """
+    import inspect
+
+    def refuse(keyword: str) -> InputError:
+        return InputError(
+            f"fix uq {keyword}: the python evaluator {spec} takes no {keyword} keyword; "
+            "dtype and device apply to mace evaluators or factories that accept them"
+        )
+
+    try:
+        parameters = list(inspect.signature(factory).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin): the call decides
+        parameters = [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
+    names = {p.name for p in parameters if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+    forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    for keyword in options:
+        if keyword not in names and not forwards:
+            raise refuse(keyword)
+    try:
+        return factory(elements=list(elements), **options)
+    except TypeError as exc:
+        unexpected = [k for k in options if str(exc).endswith(f"unexpected keyword argument '{k}'")]
+        if unexpected:
+            raise refuse(unexpected[0]) from exc
+        raise
+
+
 def build_evaluator(args: list[str], elements: list[str], options: dict) -> tuple[Any, str]:
     """The evaluator named by the words after ``fix ID group uq N``, and its name.
 
@@ -79,8 +112,7 @@ def build_evaluator(args: list[str], elements: list[str], options: dict) -> tupl
             raise InputError(
                 f"fix uq python: got {len(args) - 1} word(s) {args[1:]}; expected MODULE:FACTORY"
             )
-        factory = load_factory(args[1])
-        return factory(elements=list(elements), **options), args[1]
+        return call_factory(load_factory(args[1]), args[1], elements, options), args[1]
     if form == "mace":
         from .evaluators.mace_committee import MaceCommittee
 
@@ -203,6 +235,9 @@ def create(args, elements, units, options, forward, reverse) -> Session:
     bind_torch_blas()  # before any evaluator imports torch (see _speed.py)
     numbers = atomic_numbers_of(list(elements))
     options = dict(options)
+    settings = {key[len("setting."):]: options.pop(key) for key in list(options)
+                if key.startswith("setting.")}
+    check_settings(settings, style="fix")  # the rules lammps-uq select uses too
     carve_words = options.pop("carve", None)
     evaluator, name = build_evaluator(list(args), list(elements), options)
     check_evaluator(evaluator, name)
