@@ -28,17 +28,25 @@ class CommitteeCalculator(Calculator):
     device : {"cpu", "cuda", "auto"}
     rcut : float
         Radius of the local aggregation, Å.
+    label : str
+        How messages about the model files start (the CLI passes ``--committee``).
+
+    Raises
+    ------
+    InputError
+        Model files missing, fewer than two, the same file twice, identical weights or
+        disagreeing members; atoms of an element the models do not know.
     """
 
     implemented_properties = ["energy", "free_energy", "forces"]
 
     def __init__(self, model_paths, *, dtype: str = "float64", device: str = "cpu",
-                 rcut: float = 4.0, **kwargs):
+                 rcut: float = 4.0, label: str = "CommitteeCalculator", **kwargs):
         super().__init__(**kwargs)
         from .evaluators.mace_committee import MaceCommittee
 
         paths = [model_paths] if isinstance(model_paths, str) else list(model_paths)
-        self.committee = MaceCommittee(paths, dtype=dtype, device=device)
+        self.committee = MaceCommittee(paths, dtype=dtype, device=device, label=label)
         self.parameters.update(model_paths=self.committee.paths, dtype=dtype, device=device,
                                rcut=rcut)
 
@@ -54,6 +62,7 @@ class CommitteeCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
+        self.committee.check_elements(self.atoms.numbers, "CommitteeCalculator atoms")
         graph = periodic_edges(self.atoms, self.committee.r_max)
         forces, energies = self.committee.evaluate_graph(graph, NoExchange())
         s_atom = uncertainty.atomic_uncertainty(forces)

@@ -33,6 +33,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 DEFAULT = "default"
+LABEL = "fix uq mace"  # how model-file messages start by default
 
 
 def default_committee_dir() -> Path:
@@ -40,25 +41,60 @@ def default_committee_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "data" / "water_committee"
 
 
-def expand_model_paths(patterns: list[str]) -> list[str]:
+def expand_model_paths(patterns: list[str], label: str = LABEL) -> list[str]:
     """Paths or globs to model files, each pattern sorted, so the member order is reproducible.
 
     The word ``default`` (when no file of that name exists) is the shipped water committee.
+    ``label`` starts the messages (the fix's ``fix uq mace``, the CLI's ``--committee``).
     """
     paths: list[str] = []
-    for pattern in patterns:
+    for pattern in map(os.fspath, patterns):
         if pattern == DEFAULT and not os.path.exists(pattern):
             pattern = str(default_committee_dir() / "member_*.model")
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches:
-            raise InputError(f"fix uq mace: no model file matches {pattern!r}")
+            raise InputError(f"{label}: no model file matches {pattern!r}")
         paths.extend(matches)
     for path in paths:
         if not os.path.isfile(path) or not os.access(path, os.R_OK):
-            raise InputError(f"fix uq mace: cannot read model file {path!r} (missing or unreadable)")
+            raise InputError(f"{label}: cannot read model file {path!r} (missing or unreadable)")
     if len(paths) < 2:
-        raise InputError(f"fix uq mace: got {len(paths)} model file(s) {paths}; expected at least 2")
+        raise InputError(f"{label}: got {len(paths)} model file(s) {paths}; expected at least 2")
+    check_distinct_files(paths, label)
     return paths
+
+
+def check_distinct_files(paths: list[str], label: str = LABEL) -> None:
+    """Refuse a file given twice (also through another path, a symbolic or a hard link)."""
+    keys = [(os.stat(p).st_dev, os.stat(p).st_ino) for p in paths]
+    _refuse_repeats(keys, paths, label, "are the same file; expected distinct members "
+                    "(a committee of one model has zero uncertainty)")
+
+
+def _refuse_repeats(keys: list, paths: list[str], label: str, what: str) -> None:
+    first: dict = {}
+    for key, path in zip(keys, paths):
+        if key in first:
+            raise InputError(f"{label}: {first[key]!r} and {path!r} {what}")
+        first[key] = path
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of a model's state_dict (names, dtypes, shapes and values of every tensor)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{name} {array.dtype} {array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def check_distinct_weights(models: list, paths: list[str], label: str = LABEL) -> None:
+    """Refuse members with identical weights (a copied model file), naming both files."""
+    _refuse_repeats([weights_digest(m) for m in models], paths, label, "hold identical weights; "
+                    "expected distinct members (e.g. trained with different seeds)")
 
 
 def model_facts(model) -> dict:
@@ -70,7 +106,7 @@ def model_facts(model) -> dict:
     }
 
 
-def check_agreement(models: list, paths: list[str]) -> dict:
+def check_agreement(models: list, paths: list[str], label: str = LABEL) -> dict:
     """Refuse members that disagree on r_max, layers or species, naming the file and values."""
     first = model_facts(models[0])
     for model, path in zip(models[1:], paths[1:]):
@@ -78,7 +114,7 @@ def check_agreement(models: list, paths: list[str]) -> dict:
         for key, value in facts.items():
             if value != first[key]:
                 raise InputError(
-                    f"fix uq mace: {path} has {key} = {value}, but {paths[0]} has "
+                    f"{label}: {path} has {key} = {value}, but {paths[0]} has "
                     f"{first[key]}; all committee members must agree"
                 )
     return first
@@ -114,7 +150,7 @@ def pick_device(device: str) -> str:
     return f"cuda:{local % torch.cuda.device_count()}"
 
 
-def load_models(paths: list[str], device: str, dtype: str) -> list:
+def load_models(paths: list[str], device: str, dtype: str, label: str = LABEL) -> list:
     """Load MACE models (trusted local files) onto device in dtype, frozen for inference."""
     import torch
 
@@ -126,9 +162,9 @@ def load_models(paths: list[str], device: str, dtype: str) -> list:
         try:
             model = torch.load(path, map_location=device, weights_only=False)
         except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
-            raise InputError(f"fix uq mace: cannot load model file {path!r}: {exc}") from exc
+            raise InputError(f"{label}: cannot load model file {path!r}: {exc}") from exc
         if not hasattr(model, "r_max") or not hasattr(model, "interactions"):
-            raise InputError(f"fix uq mace: {path!r} does not hold a MACE model")
+            raise InputError(f"{label}: {path!r} does not hold a MACE model")
         model = model.to(device=device, dtype=torch_dtype).eval()
         for param in model.parameters():
             param.requires_grad_(False)
@@ -140,7 +176,7 @@ class MaceCommittee:
     """Evaluator over N_C MACE models (see module docstring and ``protocol.Evaluator``)."""
 
     def __init__(self, paths: list[str], *, elements: list[str] | None = None, dtype: str = "float64",
-                 device: str = "auto"):
+                 device: str = "auto", label: str = LABEL):
         from .._speed import bind_torch_blas, tune_malloc
 
         bind_torch_blas()
@@ -151,12 +187,13 @@ class MaceCommittee:
         if dtype not in DTYPES:
             raise InputError(f"fix uq dtype: got {dtype!r}; expected one of {', '.join(DTYPES)}")
         self.timing: dict[str, float] = {}
-        self.paths = expand_model_paths(list(paths))
+        self.paths = expand_model_paths(list(paths), label)
         self.device = pick_device(device)
         self.dtype = dtype
         torch.set_num_threads(torch_threads())
-        self.models = load_models(self.paths, self.device, dtype)
-        facts = check_agreement(self.models, self.paths)
+        self.models = load_models(self.paths, self.device, dtype, label)
+        facts = check_agreement(self.models, self.paths, label)
+        check_distinct_weights(self.models, self.paths, label)
         self.n_models = len(self.models)
         self.r_max = facts["r_max"]
         self.ghost_cutoff = self.r_max
@@ -171,6 +208,17 @@ class MaceCommittee:
         self.max_exchange_width = max(
             int(inter.linear_up.irreps_out.dim) for inter in self.models[0].interactions
         )
+
+    def check_elements(self, numbers, what: str) -> None:
+        """Refuse atomic numbers the members were not trained on (``what`` names the atoms)."""
+        from ase.data import chemical_symbols
+
+        unknown = sorted(set(int(z) for z in numbers) - set(self.species))
+        if unknown:
+            names = ", ".join(chemical_symbols[z] for z in unknown)
+            known = ", ".join(chemical_symbols[z] for z in self.species)
+            raise InputError(f"{what}: element(s) {names} not in the committee; expected only "
+                             f"the elements its models know ({known})")
 
     def fitted_alpha(self, rcut: float) -> float:
         """alpha of s_loc at rcut from the committee's calibration.json (0.0: none)."""
