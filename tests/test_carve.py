@@ -178,7 +178,7 @@ def test_cli_rejects_bad_relaxation_options(flag, value, expected, tmp_path, cap
         main(["carve", str(tmp_path / "f.extxyz"), "-o", str(tmp_path / "o"), "--centre-index",
               "0", "--no-relax", flag, value])
     err = capsys.readouterr().err
-    assert f"carve {flag}: got {float(value) if flag != '--bfgs-steps' else value}" in err
+    assert f"carve: {flag}: got {float(value) if flag != '--bfgs-steps' else value}" in err
     assert expected in err
     assert not (tmp_path / "o").exists()
 

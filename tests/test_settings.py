@@ -71,8 +71,8 @@ def test_fix_create_checks_the_settings_words_before_the_evaluator():
     assert str(info.value) == ("fix uq max_centres: got '4294967296'; expected an integer from 1 "
                                "to 2147483647")
     with pytest.raises(InputError, match=r"^fix uq cooldown: got '1e3'; expected an integer"):
-        _fix.create(FACTORY, ["Cu", "Ni"], "metal", {"setting.rcut": "3", "setting.cooldown": "1e3"},
-                    None, None)
+        _fix.create(FACTORY, ["Cu", "Ni"], "metal",
+                    {"setting.rcut": "3", "setting.cooldown": "1e3"}, None, None)
 
 
 def test_fix_create_takes_the_settings_out_of_the_evaluator_keywords():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import math
+import secrets
 import sys
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from .carve import CarveOptions, carve, relax_border
 from .errors import InputError
+from .inputs import iter_frames
 
 # DFT inputs through ASE writers: file name in the cell's folder, ASE format
 FORMATS = {"vasp": ("POSCAR", "vasp"), "espresso": ("espresso.pwi", "espresso-in")}
@@ -53,9 +55,13 @@ def as_parent(atoms):
 
 
 def write_atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    """Write through a temporary file in the same folder, then rename.
+
+    The temporary file is made with mode 0666 less the umask, like any file the user writes
+    (``tempfile.mkstemp`` would make it 0600, and the rename would keep that).
+    """
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -66,10 +72,7 @@ def write_atomic(path: Path, write) -> None:
 
 def carve_file(frames_path: str, out: Path, options: CarveOptions, **kwargs) -> tuple[int, int, int]:
     """Carve every frame of an extxyz file; returns (written, already there, failed)."""
-    import ase.io
-
-    require_file(frames_path)
-    return carve_frames(ase.io.iread(frames_path, ":"), out, options, **kwargs)
+    return carve_frames(iter_frames(frames_path, "REGIONS"), out, options, **kwargs)
 
 
 def carve_frames(frames, out: Path, options: CarveOptions, *, calculator=None,
@@ -87,6 +90,9 @@ def carve_frames(frames, out: Path, options: CarveOptions, *, calculator=None,
         if target.exists():
             skipped += 1
             continue
+        committee = getattr(calculator, "committee", None)
+        if committee is not None:  # a committee that cannot relax these elements is a setup error
+            committee.check_elements(atoms.numbers, f"frame {k}")
         try:
             cell = carve_one(atoms, options, calculator, centre_index, provenance or {})
         except InputError as exc:
@@ -129,11 +135,6 @@ def write_dft_input(cell, folder: Path, fmt: str) -> None:
     write_atomic(folder / name, lambda p: ase.io.write(p, cell, format=ase_format, **extra))
 
 
-def require_file(path: str) -> None:
-    if not Path(path).is_file():
-        raise InputError(f"carve: no such file {path!r}")
-
-
 def check_format(fmt: str | None) -> None:
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"carve --format: got {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -150,10 +151,13 @@ def carve_settings(args, evaluator=None) -> tuple[CarveOptions, object, dict]:
 
     check_format(args.format)
     options = carve_options(args)
+    if not args.relax and args.committee:
+        raise InputError(f"carve --no-relax: got it with --committee {' '.join(args.committee)}; "
+                         "expected one of them (--committee relaxes the border, --no-relax not)")
     if not args.relax:
         return options, None, {}
     if args.committee:
-        calculator = CommitteeCalculator(args.committee)
+        calculator = CommitteeCalculator(args.committee, label="carve --committee")
     elif isinstance(evaluator, MaceCommittee):
         calculator = CommitteeCalculator.from_committee(evaluator)
     else:
@@ -172,6 +176,8 @@ def carve_options(args) -> CarveOptions:
     for name in names:
         value = getattr(options, name)
         flag = "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"carve {flag}: got {value}; expected a finite number")
         if name in POSITIVE and value is not None and value <= 0:
             raise InputError(f"carve {flag}: got {value}; expected a positive number")
         if name in ("vacuum", "contact") and value < 0:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .errors import InputError
+
 
 def _info(_args: argparse.Namespace) -> int:
     """Print where the plugin is and whether LAMMPS will autoload it."""
@@ -25,26 +27,34 @@ def _info(_args: argparse.Namespace) -> int:
     return 0 if plugins and registered else 1
 
 
+SELECT_SETTINGS = ("rcut", "alpha", "threshold", "error_threshold", "separation", "max_centres",
+                   "cooldown")  # options of `select` named as fix uq's keywords
+
+
 def _select(args: argparse.Namespace) -> int:
     """Print the centres each frame would get, by the rules of fix uq."""
-    import ase.io
-
+    from .inputs import committee_for, read_frames
     from .selection import Selector, select_frames
+    from .settings import check_settings
 
-    frames = ase.io.read(args.frames, ":")
+    given = {key: getattr(args, key) for key in SELECT_SETTINGS if getattr(args, key) is not None}
+    settings = check_settings(given, style="cli")  # the fix's rules
+    frames = read_frames(args.frames, "FRAMES")
     if args.committee:
-        from . import CommitteeCalculator
-
-        calc = CommitteeCalculator(args.committee, rcut=args.rcut)
+        calc = committee_for(args.committee, frames, args.frames, rcut=settings["rcut"])
         for atoms in frames:
             calc.calculate(atoms)
             atoms.arrays["s_local"] = calc.results["s_local"]
-    elif any("s_local" not in atoms.arrays for atoms in frames):
-        raise SystemExit("lammps-uq select: frames have no per-atom s_local; give --committee")
-    threshold = args.threshold if args.threshold is not None else args.error_threshold
-    scale = 1.0 if args.threshold is not None else args.alpha
-    selector = Selector(threshold=threshold, separation=args.separation or 2 * args.rcut,
-                        max_centres=args.max_centres, cooldown=args.cooldown, scale=scale)
+    else:
+        for k, atoms in enumerate(frames):
+            if "s_local" not in atoms.arrays:
+                raise InputError(f"FRAMES: got {args.frames!r}, whose frame {k} has no per-atom "
+                                 "s_local; expected fix uq region frames, or --committee FILES")
+    threshold = settings.get("threshold", settings.get("error_threshold"))
+    scale = 1.0 if "threshold" in settings else settings["alpha"]
+    separation = settings.get("separation", 2 * settings["rcut"])
+    selector = Selector(threshold=threshold, separation=separation, scale=scale,
+                        max_centres=settings["max_centres"], cooldown=settings["cooldown"])
     for step, ids in select_frames(frames, selector):
         print(step, *ids)
     return 0
@@ -54,10 +64,12 @@ def _carve(args: argparse.Namespace) -> int:
     """Carve region frames into small cells (see lammps_uq.carve)."""
     from pathlib import Path
 
-    from .carve_io import carve_file, carve_settings, require_file
+    from .carve_io import carve_file, carve_settings
+    from .inputs import output_dir, require_file
 
-    require_file(args.regions)
+    require_file(args.regions, "REGIONS")
     options, calculator, provenance = carve_settings(args)
+    output_dir(args.output, "--output")
     written, skipped, failed = carve_file(args.regions, Path(args.output), options,
                                           calculator=calculator, fmt=args.format,
                                           centre_index=args.centre_index, provenance=provenance)
@@ -92,8 +104,12 @@ def _add_carve(sub) -> None:
     carve.set_defaults(run=_carve)
 
 
+TRACEBACK = "show the full Python traceback of an error instead of one line"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lammps-uq", description=__doc__.splitlines()[0])
+    parser.add_argument("-T", "--traceback", action="store_true", help=TRACEBACK)
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="where the LAMMPS plugin is and whether it autoloads")
     info.set_defaults(run=_info)
@@ -112,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_carve(sub)
     _add_calibrate(sub)
     _add_demo(sub)
+    for subcommand in sub.choices.values():  # -T also after the subcommand's name
+        subcommand.add_argument("-T", "--traceback", action="store_true",
+                                default=argparse.SUPPRESS, help=TRACEBACK)
     return parser
 
 
@@ -126,7 +145,9 @@ def _add_calibrate(sub) -> None:
                      help="radii (Å) of the local neighbourhoods")
     cal.add_argument("--forces-key", help="per-atom array of the reference forces")
     cal.add_argument("--dtype", default="float64", choices=("float64", "float32"))
-    cal.add_argument("-o", "--output", help="folder of calibration.json (default: the models')")
+    cal.add_argument("-o", "--output",
+                     help="folder of calibration.json (default: the models', never the package's)")
+    cal.add_argument("--force", action="store_true", help="overwrite an existing calibration.json")
     cal.add_argument("--plot", default="calibration.png", help="figure path")
     cal.set_defaults(run=lambda args: _lazy("calibrate", args))
 
@@ -147,15 +168,42 @@ def _lazy(module: str, args: argparse.Namespace) -> int:
     return import_module(f"lammps_uq.{module}").run(args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .errors import InputError
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
+
+def one_line(command: str, text: str) -> str:
+    """``lammps-uq COMMAND: text`` (a text that starts with the command keeps it once)."""
+    for start in (f"{command}: ", f"{command} "):
+        if text.startswith(start):
+            text = text[len(start):]
+            break
+    return f"lammps-uq {command}: {text}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; bad input ends it with one line on stderr and exit status 2.
+
+    An InputError (raised where an option or file is checked) or an OSError (a file the OS
+    refused) is the user's to fix; anything else is a lammps-uq bug, reported in one line too
+    with exit status 1.  ``-T/--traceback`` shows the full trace of either.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except InputError as exc:
-        parser.error(str(exc))
+    except (InputError, OSError) as exc:
+        if args.traceback:
+            raise
+        print(one_line(args.command, first_line(exc)), file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the trace with -T
+        if args.traceback:
+            raise
+        print(one_line(args.command, f"internal error: {type(exc).__name__}: {first_line(exc)} "
+                       "(run lammps-uq -T ... for the traceback)"), file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -174,14 +174,33 @@ def summarise(folder: Path, output: str, seconds: float) -> list[str]:
     return lines
 
 
+def check_args(args) -> tuple[Path, int, str]:
+    """(run folder, steps, committee) once every option is usable; one InputError otherwise.
+
+    The committee's files become absolute paths, as LAMMPS runs in the run folder.
+    """
+    from .evaluators.mace_committee import expand_model_paths
+    from .inputs import output_dir
+
+    steps = args.steps if args.steps is not None else os.environ.get(STEPS_ENV, DEFAULT_STEPS)
+    what = "--steps" if args.steps is not None else f"${STEPS_ENV}"
+    if not str(steps).isdigit() or int(steps) < 10:
+        raise InputError(f"demo {what}: got {steps!r}; expected an integer >= 10 (one check)")
+    if args.np < 1:
+        raise InputError(f"demo --np: got {args.np}; expected an integer >= 1")
+    paths = expand_model_paths(args.committee.split(), "demo --committee")
+    committee = args.committee if args.committee == "default" else " ".join(
+        str(Path(p).resolve()) for p in paths)
+    folder = output_dir(args.output, "demo --output").resolve()
+    launcher(args.np)
+    return folder, int(steps), committee
+
+
 def run(args) -> int:
-    folder = Path(args.output).resolve()
-    steps = args.steps or int(os.environ.get(STEPS_ENV, DEFAULT_STEPS))
-    if steps < 10:
-        raise InputError(f"demo --steps: got {steps}; expected at least 10 (one check)")
+    folder, steps, committee = check_args(args)
     start = time.time()
     prepare(folder)
-    output = run_lammps(folder, steps, args.np, args.committee)
+    output = run_lammps(folder, steps, args.np, committee)
     print("\nlammps-uq demo: summary")
     for line in summarise(folder, output, time.time() - start):
         print("  " + line)
