@@ -19,7 +19,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <unistd.h>
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
@@ -39,7 +38,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
     extra(nullptr),
     comm_data(nullptr), comm_width(0), comm_blocks(1), comm_nall(0), exchange_phase(0),
     peer_failed(false), ncentres_total(0), last_selected(-1), region_bytes(-1),
-    devi_bytes(-1), restored(false), run_start(0.0), nchecks(0), nevals(0), wait_seconds(0.0)
+    devi_bytes(-1), restored(false), last_check_step(-1), run_begun(false), run_start(0.0), nchecks(0), nevals(0), wait_seconds(0.0)
 {
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
   nevery = utils::inumeric(FLERR, arg[3], false, lmp);
@@ -63,8 +62,10 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
 
   for (auto &v : vector) v = 0.0;
   for (auto &t : timers) t = 0.0;
+  apply_settings();    // the words themselves are checked by the evaluator's Python side
   spec.rcut = rcut;
   create_evaluator();
+  check_selection_settings();
   if (!alpha_set) alpha = 2.0 / std::sqrt(2.0 * PI * info.n_models);
   if (alpha_auto) {
     if (!(info.alpha > 0.0))
@@ -124,7 +125,8 @@ void FixUQ::free_storage()
 
 int FixUQ::setmask()
 {
-  return drive ? POST_FORCE : END_OF_STEP;
+  // minimize: forces (drive) and checks every N iterations come through min_post_force
+  return (drive ? POST_FORCE : END_OF_STEP) | MIN_POST_FORCE;
 }
 
 /* ----------------------------------------------------------------------
@@ -144,14 +146,35 @@ void FixUQ::post_constructor()
 void FixUQ::init()
 {
   if (!atom->tag_enable) error->all(FLERR, Error::NOLASTLINE, "Fix uq requires atom IDs");
+  run_begun = false;
   if (!drive) return;
   check_pressure_control();
+  check_integrator();
   // the energy contribution is reported by ID_energy, not by this fix's scalar
   if (thermo_energy) energy_requested = true;
   thermo_energy = 0;
   Fix *energy = modify->get_fix_by_id(energy_id);
-  if (!energy) error->all(FLERR, Error::NOLASTLINE, "Fix uq {}: fix {} was deleted", id, energy_id);
+  if (!energy)
+    error->all(FLERR, Error::NOLASTLINE, "Fix uq {} drive mean reports its energy through fix {}, "
+               "which was deleted; define fix {} again", id, energy_id, id);
   energy->thermo_energy = energy_requested ? 1 : 0;
+  if (update->whichflag == 2 && !energy_requested)
+    error->all(FLERR, Error::NOLASTLINE, "Fix uq {} drive mean under minimize: add 'fix_modify {} "
+               "energy yes' so the minimizer sees the committee energy with the committee forces",
+               id, id);
+}
+
+/* ----------------------------------------------------------------------
+   drive mean acts at the outermost level only: refuse r-RESPA, whose inner
+   levels would integrate without the committee forces
+------------------------------------------------------------------------- */
+
+void FixUQ::check_integrator()
+{
+  if (update->whichflag == 1 && utils::strmatch(update->integrate_style, "^respa"))
+    error->all(FLERR, Error::NOLASTLINE, "Fix uq {} drive mean does not support run_style {}; use "
+               "run_style verlet (drive mean applies the committee forces every step)", id,
+               update->integrate_style);
 }
 
 /* ----------------------------------------------------------------------
@@ -193,7 +216,9 @@ void FixUQ::check_ghost_cutoff()
 }
 
 /* ----------------------------------------------------------------------
-   a region must see each atom once: below half of every periodic width
+   a region must see each atom once: below half of every periodic width, at
+   setup and at every check (a barostat, fix deform or change_box can shrink
+   the box); a 2d box has no z width to respect
 ------------------------------------------------------------------------- */
 
 void FixUQ::check_region_size()
@@ -206,11 +231,12 @@ void FixUQ::check_region_size()
                                               std::pow(h[5] * h[3] - h[1] * h[4], 2)),
                            volume / std::sqrt(h[0] * h[0] * (h[2] * h[2] + h[3] * h[3])),
                            h[2]};
-  for (int k = 0; k < 3; ++k)
+  for (int k = 0; k < domain->dimension; ++k)
     if (domain->periodicity[k] && sel.region >= 0.5 * width[k])
       error->all(FLERR, Error::NOLASTLINE, "Fix uq region {} Angstrom must be below half the "
-                 "periodic box width {:.6g} Angstrom (direction {}), so each atom appears once "
-                 "in a snapshot", sel.region, width[k], "xyz"[k]);
+                 "periodic box width {:.6g} Angstrom (direction {}{}), so each atom appears once "
+                 "in a snapshot", sel.region, width[k], "xyz"[k],
+                 run_begun ? fmt::format(", at step {}", update->ntimestep) : std::string());
 }
 
 /* ---------------------------------------------------------------------- */
@@ -219,21 +245,36 @@ void FixUQ::setup(int /*vflag*/)
 {
   check_ghost_cutoff();
   check_region_size();
-  if (restored) trim_files();
-  for (auto &t : timers) t = 0.0;
-  nchecks = nevals = 0;
-  wait_seconds = 0.0;
-  run_start = platform::walltime();
+  if (!run_begun) begin_run();
   if (drive)
     post_force(0);
   else if (update->ntimestep % nevery == 0)
     check(true, false);
 }
 
-/* ---------------------------------------------------------------------- */
+// once per run, minimize or rerun (setup() comes again for every rerun frame)
+void FixUQ::begin_run()
+{
+  setup_files();
+  for (auto &t : timers) t = 0.0;
+  nchecks = nevals = 0;
+  wait_seconds = 0.0;
+  run_start = platform::walltime();
+  run_begun = true;
+}
+
+void FixUQ::min_setup(int vflag)
+{
+  setup(vflag);
+}
+
+/* ----------------------------------------------------------------------
+   rerun calls setup() and then end_of_step() for each frame: one check
+------------------------------------------------------------------------- */
 
 void FixUQ::end_of_step()
 {
+  if (update->ntimestep == last_check_step) return;
   check(true, false);
 }
 
@@ -247,24 +288,42 @@ void FixUQ::post_force(int /*vflag*/)
 }
 
 /* ----------------------------------------------------------------------
+   minimize: every force evaluation of the minimizer (a line search makes
+   several per iteration) gets the committee forces with drive mean; the
+   statistics come at the first evaluation of every N-th iteration
+------------------------------------------------------------------------- */
+
+void FixUQ::min_post_force(int /*vflag*/)
+{
+  const bool due = update->ntimestep % nevery == 0 && update->ntimestep != last_check_step;
+  if (drive)
+    check(due, true);
+  else if (due)
+    check(true, false);
+}
+
+/* ----------------------------------------------------------------------
    the fix's own time split, slowest rank per part, and its share of the run
 ------------------------------------------------------------------------- */
 
 void FixUQ::post_run()
 {
-  double slowest[NTIMER];
-  MPI_Allreduce(timers, slowest, NTIMER, MPI_DOUBLE, MPI_MAX, world);
-  double total = 0.0;
-  for (double t : slowest) total += t;
+  // parts averaged over ranks add up to the mean rank's total (a share of its run time)
+  double sums[NTIMER + 1], mine[NTIMER + 1], slowest = 0.0, total = 0.0;
+  for (int k = 0; k < NTIMER; ++k) total += mine[k] = timers[k];
+  mine[NTIMER] = total;
+  MPI_Allreduce(mine, sums, NTIMER + 1, MPI_DOUBLE, MPI_SUM, world);
+  MPI_Allreduce(&total, &slowest, 1, MPI_DOUBLE, MPI_MAX, world);
+  const double n = comm->nprocs, mean = sums[NTIMER] / n;
   const double run = platform::walltime() - run_start;
   if (comm->me == 0)
     utils::logmesg(lmp,
                    "fix uq {}: {} checks ({} evaluations) took {:.4g} s = {:.1f}% of the run "
-                   "({:.4g} s): gather {:.4g} evaluate {:.4g} comm {:.4g} aggregate {:.4g} select "
-                   "{:.4g} output {:.4g} s\n",
-                   id, nchecks, nevals, total, run > 0.0 ? 100.0 * total / run : 0.0, run,
-                   slowest[T_GATHER], slowest[T_EVALUATE], slowest[T_COMM], slowest[T_AGGREGATE],
-                   slowest[T_SELECT], slowest[T_OUTPUT]);
+                   "({:.4g} s), mean over {} ranks: gather {:.4g} evaluate {:.4g} comm {:.4g} "
+                   "aggregate {:.4g} select {:.4g} output {:.4g} s; slowest rank {:.4g} s\n",
+                   id, nchecks, nevals, mean, run > 0.0 ? 100.0 * mean / run : 0.0, run,
+                   comm->nprocs, sums[T_GATHER] / n, sums[T_EVALUATE] / n, sums[T_COMM] / n,
+                   sums[T_AGGREGATE] / n, sums[T_SELECT] / n, sums[T_OUTPUT] / n, slowest);
   const std::string inside = bridge->report();
   if (comm->me == 0 && !inside.empty())
     utils::logmesg(lmp, "fix uq {}: evaluator on rank 0: {}; waiting for other ranks {:.4g} s\n",
@@ -298,19 +357,6 @@ void FixUQ::restart(char *buf)
   recent.assign(list + 5, list + 5 + 4 * (size_t) list[4]);
   vector[5] = (double) ncentres_total;
   restored = true;
-}
-
-// rank 0: drop anything written after the restart file was saved
-void FixUQ::trim_files()
-{
-  restored = false;
-  if (comm->me != 0) return;
-  if (region_bytes >= 0 && truncate(sel.region_file.c_str(), region_bytes) != 0)
-    error->one(FLERR, "Fix uq {} cannot trim region file {} to {} bytes for the restart", id,
-               sel.region_file, region_bytes);
-  if (devi_bytes >= 0 && truncate(sel.devi_file.c_str(), devi_bytes) != 0)
-    error->one(FLERR, "Fix uq {} cannot trim devi file {} to {} bytes for the restart", id,
-               sel.devi_file, devi_bytes);
 }
 
 /* ---------------------------------------------------------------------- */

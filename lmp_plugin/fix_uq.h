@@ -44,6 +44,8 @@ class FixUQ : public Fix, public UQExchanger {
   void setup(int) override;
   void end_of_step() override;
   void post_force(int) override;
+  void min_setup(int) override;
+  void min_post_force(int) override;
   void post_constructor() override;
   void post_run() override;
   void write_restart(FILE *) override;
@@ -62,6 +64,8 @@ class FixUQ : public Fix, public UQExchanger {
 
   static constexpr int NVECTOR = 10;    // length of the global vector
   double drive_energy;    // committee-mean potential energy of the last step (LAMMPS units)
+  bool drives() const { return drive; }
+  std::vector<std::string> output_files() const;    // region, devi: the files this fix writes
 
  private:
   // --- settings from the fix line
@@ -109,6 +113,8 @@ class FixUQ : public Fix, public UQExchanger {
   long long region_bytes;       // size of the region file after the last write, -1: not started
   long long devi_bytes;         // size of the devi file after the last write, -1: not started
   bool restored;                // state came from a restart file: trim the files at setup
+  bigint last_check_step;       // step of the last statistics (rerun: setup and end_of_step meet)
+  bool run_begun;               // setup() of this run/minimize/rerun has started the outputs
 
   // --- timing (seconds, this rank)
   enum { T_GATHER, T_EVALUATE, T_COMM, T_AGGREGATE, T_SELECT, T_OUTPUT, NTIMER };
@@ -127,6 +133,8 @@ class FixUQ : public Fix, public UQExchanger {
   double positive(int, char **, int, const char *unit);
   bigint count(int, char **, int, bigint minimum);
   std::string word(int, char **, int);
+  void setting(int, char **, int);
+  void apply_settings();
 
   void create_evaluator();
   void check_ghost_cutoff();
@@ -135,6 +143,8 @@ class FixUQ : public Fix, public UQExchanger {
   void free_storage();
 
   void check_pressure_control();
+  void check_integrator();
+  void begin_run();
 
   // fix_uq_check.cpp
   void check(bool statistics, bool drive_forces);
@@ -158,8 +168,14 @@ class FixUQ : public Fix, public UQExchanger {
   bool near_any(const double *p, const std::vector<double> &rows, int width, int offset);
   void write_regions(const std::vector<double> &chosen);
   std::string region_info(tagint centre, double centre_s_local);
-  void write_devi();
-  void trim_files();
+
+  // fix_uq_files.cpp: every output path checked and started before step 0
+  void setup_files();
+  std::string start_file(const std::string &path, const char *what, long long &bytes,
+                         const std::string &header);
+  std::string write_devi();
+  void stop_if_failed(const std::string &err_on_rank0);
+  std::string broadcast_message(const std::string &message, int root);
 };
 
 }    // namespace LAMMPS_NS

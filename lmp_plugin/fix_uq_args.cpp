@@ -9,6 +9,9 @@
 #include "error.h"
 #include "utils.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
 
 using namespace LAMMPS_NS;
@@ -24,28 +27,18 @@ bool is_keyword(const char *word)
     if (strcmp(word, kw) == 0) return true;
   return false;
 }
+
+// Fe, O, Uue: what a chemical symbol looks like (an extra element, not a misspelt keyword)
+bool looks_like_symbol(const std::string &word)
+{
+  if (word.empty() || word.size() > 3 || !isupper((unsigned char) word[0])) return false;
+  for (size_t k = 1; k < word.size(); ++k)
+    if (!islower((unsigned char) word[k])) return false;
+  return true;
+}
 }    // namespace
 
 /* ---------------------------------------------------------------------- */
-
-double FixUQ::positive(int narg, char **arg, int iarg, const char *unit)
-{
-  if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, fmt::format("fix uq {}", arg[iarg]), error);
-  double value = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
-  if (!(value > 0.0))
-    error->all(FLERR, iarg + 1, "Fix uq {} must be > 0{}, got {}", arg[iarg], unit, arg[iarg + 1]);
-  return value;
-}
-
-bigint FixUQ::count(int narg, char **arg, int iarg, bigint minimum)
-{
-  if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, fmt::format("fix uq {}", arg[iarg]), error);
-  bigint value = utils::bnumeric(FLERR, arg[iarg + 1], false, lmp);
-  if (value < minimum)
-    error->all(FLERR, iarg + 1, "Fix uq {} must be an integer >= {}, got {}", arg[iarg], minimum,
-               arg[iarg + 1]);
-  return value;
-}
 
 std::string FixUQ::word(int narg, char **arg, int iarg)
 {
@@ -53,32 +46,69 @@ std::string FixUQ::word(int narg, char **arg, int iarg)
   return arg[iarg + 1];
 }
 
+// a numeric keyword: its word goes to lammps_uq.selection.check_settings, the one set of
+// rules the fix and the offline tools share; apply_settings() reads it once checked
+void FixUQ::setting(int narg, char **arg, int iarg)
+{
+  spec.options.emplace_back(std::string("setting.") + arg[iarg], word(narg, arg, iarg));
+}
+
+void FixUQ::apply_settings()
+{
+  for (const auto &kv : spec.options) {
+    if (kv.first.rfind("setting.", 0) != 0) continue;
+    const std::string kw = kv.first.substr(8);
+    const char *text = kv.second.c_str();
+    if (kw == "alpha" && kv.second == "auto") continue;
+    const double value = strtod(text, nullptr);
+    if (kw == "rcut") rcut = value;
+    else if (kw == "alpha") alpha = value;
+    else if (kw == "threshold" || kw == "error_threshold") sel.threshold = value;
+    else if (kw == "max_centres") sel.max_centres = (int) strtol(text, nullptr, 10);
+    else if (kw == "separation") sel.separation = value;
+    else if (kw == "cooldown") sel.cooldown = (bigint) strtoll(text, nullptr, 10);
+    else if (kw == "region") sel.region = value;
+  }
+}
+
 /* ---------------------------------------------------------------------- */
 
 void FixUQ::parse_keywords(int narg, char **arg, int iarg)
 {
-  // elements: words up to the next keyword, at most one per atom type
-  ++iarg;
-  while (iarg < narg && !is_keyword(arg[iarg]) && (int) spec.elements.size() < atom->ntypes)
+  // elements: the words up to the next keyword, one per atom type
+  const int first = ++iarg;
+  while (iarg < narg && !is_keyword(arg[iarg]) &&
+         ((int) spec.elements.size() < atom->ntypes || looks_like_symbol(arg[iarg])))
     spec.elements.emplace_back(arg[iarg++]);
   if ((int) spec.elements.size() != atom->ntypes)
-    error->all(FLERR, iarg - 1, "Fix uq elements: got {} element(s) for {} atom types; expected "
-               "one chemical symbol per atom type", spec.elements.size(), atom->ntypes);
+    error->all(FLERR, first, "Fix uq elements: got {} element(s) ({}) for {} atom types; expected "
+               "one chemical symbol per atom type", spec.elements.size(),
+               utils::join_words(spec.elements, " "), atom->ntypes);
 
+  std::vector<std::string> seen;
   for (; iarg < narg; iarg += 2) {
     const std::string kw = arg[iarg];
+    if (!is_keyword(arg[iarg]))
+      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
+                 "dtype, device, threshold, error_threshold, max_centres, separation, cooldown, "
+                 "region, file, devi, carve", kw);
+    for (const auto &other : seen)
+      if (other == kw) error->all(FLERR, iarg, "Fix uq keyword {} is given twice", kw);
+    const char *other = kw == "threshold" ? "error_threshold" : "threshold";
+    if ((kw == "threshold" || kw == "error_threshold") &&
+        std::find(seen.begin(), seen.end(), other) != seen.end())
+      error->all(FLERR, iarg, "Fix uq threshold and error_threshold exclude each other; give one");
+    seen.push_back(kw);
     if (kw == "carve") {
       // carve DIR [options of lammps-uq carve]: words up to the next fix uq keyword
       std::string words = word(narg, arg, iarg);
       while (iarg + 2 < narg && !is_keyword(arg[iarg + 2])) words += std::string(" ") + arg[++iarg + 1];
       spec.options.emplace_back("carve", words);
       sel.carve = true;
-    } else if (kw == "rcut") {
-      rcut = positive(narg, arg, iarg, " Angstrom");
     } else if (kw == "alpha") {
-      alpha_auto = iarg + 1 < narg && strcmp(arg[iarg + 1], "auto") == 0;
-      if (!alpha_auto) alpha = positive(narg, arg, iarg, " or auto");
+      alpha_auto = word(narg, arg, iarg) == "auto";
       alpha_set = true;
+      setting(narg, arg, iarg);
     } else if (kw == "drive") {
       const std::string mode = word(narg, arg, iarg);
       if (mode != "mean" && mode != "none")
@@ -87,36 +117,23 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
     } else if (kw == "dtype" || kw == "device") {
       // evaluator settings: the evaluator checks the value and names it in its error
       spec.options.emplace_back(kw, word(narg, arg, iarg));
-    } else if (kw == "threshold" || kw == "error_threshold") {
-      if (sel.threshold > 0.0)
-        error->all(FLERR, iarg, "Fix uq {}: threshold and error_threshold exclude each other", kw);
-      sel.threshold = positive(narg, arg, iarg, " eV/Angstrom");
-      sel.on_error = kw == "error_threshold";
-    } else if (kw == "max_centres") {
-      sel.max_centres = (int) count(narg, arg, iarg, 1);
-    } else if (kw == "separation") {
-      sel.separation = positive(narg, arg, iarg, " Angstrom");
-    } else if (kw == "cooldown") {
-      sel.cooldown = count(narg, arg, iarg, 0);
-    } else if (kw == "region") {
-      sel.region = positive(narg, arg, iarg, " Angstrom");
     } else if (kw == "file") {
       sel.region_file = word(narg, arg, iarg);
     } else if (kw == "devi") {
       sel.devi_file = word(narg, arg, iarg);
     } else {
-      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
-                 "dtype, device, threshold, error_threshold, max_centres, separation, cooldown, "
-                 "region, file, devi, carve", kw);
+      // rcut, threshold, error_threshold, max_centres, separation, cooldown, region
+      if (kw == "error_threshold") sel.on_error = true;
+      setting(narg, arg, iarg);
     }
   }
-  check_selection_settings();
 }
 
 /* ---------------------------------------------------------------------- */
 
 void FixUQ::check_selection_settings()
 {
+  apply_settings();
   if (sel.separation <= 0.0) sel.separation = 2.0 * rcut;
   const bool selecting = sel.threshold > 0.0;
   if (!selecting && (sel.region > 0.0 || !sel.region_file.empty()))

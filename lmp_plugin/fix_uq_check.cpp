@@ -44,6 +44,8 @@ void FixUQ::check(bool statistics, bool drive_forces)
   if (drive_forces) apply_mean(ev);
   ++nevals;
   if (statistics) {
+    last_check_step = update->ntimestep;
+    if (run_begun) check_region_size();
     atomic_statistics(ev);
     comm_rows(s_atom, 1, 1, false);
     lap(T_COMM);
@@ -158,13 +160,31 @@ void FixUQ::fail_all(const std::string &context, const std::string &message, boo
   if (root == comm->nprocs)
     error->all(FLERR, Error::NOLASTLINE, "Fix uq {} {}: the evaluator called exchange.forward/"
                "reverse a different number of times on different MPI ranks", id, context);
-  int len = (int) message.size();
+  const std::string text = broadcast_message(message, root);
+  error->all(FLERR, Error::NOLASTLINE, "Fix uq {} failed {} on MPI rank {}: {}", id, context,
+             root, text);
+}
+
+// the message of rank `root`, on every rank
+std::string FixUQ::broadcast_message(const std::string &message, int root)
+{
+  int len = comm->me == root ? (int) message.size() : 0;
   MPI_Bcast(&len, 1, MPI_INT, root, world);
   std::string text(len, ' ');
   if (comm->me == root) text = message;
   MPI_Bcast(text.data(), len, MPI_CHAR, root, world);
-  error->all(FLERR, Error::NOLASTLINE, "Fix uq {} failed {} on MPI rank {}: {}", id, context,
-             root, text);
+  return text;
+}
+
+/* ----------------------------------------------------------------------
+   file work is done on rank 0; every rank stops with its error, so the
+   message reaches the screen and the log whatever the rank count
+------------------------------------------------------------------------- */
+
+void FixUQ::stop_if_failed(const std::string &err_on_rank0)
+{
+  const std::string text = broadcast_message(comm->me == 0 ? err_on_rank0 : "", 0);
+  if (!text.empty()) error->all(FLERR, Error::NOLASTLINE, "Fix uq {} {}", id, text);
 }
 
 /* ----------------------------------------------------------------------

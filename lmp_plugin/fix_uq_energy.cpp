@@ -1,5 +1,9 @@
 /* ----------------------------------------------------------------------
    lammps-uq: fix uq/energy (see fix_uq_energy.h).
+
+   It never holds a pointer to its fix uq: every use looks the fix up by id,
+   so after `unfix ID` it cannot read freed memory; it says that
+   `unfix ID_energy` is needed instead.
 ------------------------------------------------------------------------- */
 
 #include "fix_uq_energy.h"
@@ -8,10 +12,11 @@
 #include "fix_uq.h"
 #include "modify.h"
 
+#include <cstring>
+
 using namespace LAMMPS_NS;
 
-FixUQEnergy::FixUQEnergy(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), parent(nullptr)
+FixUQEnergy::FixUQEnergy(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, narg, arg)
 {
   if (narg != 4) error->all(FLERR, "fix uq/energy is created by fix uq ... drive mean");
   parent_id = arg[3];
@@ -21,14 +26,22 @@ FixUQEnergy::FixUQEnergy(LAMMPS *lmp, int narg, char **arg) :
   energy_global_flag = 1;
 }
 
+// the fix uq ... drive mean this fix reports for; an error on every rank if it is gone
+FixUQ *FixUQEnergy::parent() const
+{
+  Fix *fix = modify->get_fix_by_id(parent_id);
+  if (!fix || strcmp(fix->style, "uq") != 0 || !static_cast<FixUQ *>(fix)->drives())
+    error->all(FLERR, Error::NOLASTLINE, "Fix {} reports the energy of fix uq {} ... drive mean, "
+               "which no longer exists (unfix {}); add 'unfix {}'", id, parent_id, parent_id, id);
+  return static_cast<FixUQ *>(fix);
+}
+
 void FixUQEnergy::init()
 {
-  parent = dynamic_cast<FixUQ *>(modify->get_fix_by_id(parent_id));
-  if (!parent)
-    error->all(FLERR, Error::NOLASTLINE, "fix {}: its fix uq {} no longer exists", id, parent_id);
+  parent();
 }
 
 double FixUQEnergy::compute_scalar()
 {
-  return parent ? parent->drive_energy : 0.0;
+  return parent()->drive_energy;
 }

@@ -9,6 +9,8 @@
 
 #include "fix.h"
 
+#include <string>
+
 namespace LAMMPS_NS {
 
 class FixUQEnergy : public Fix {
@@ -19,8 +21,8 @@ class FixUQEnergy : public Fix {
   double compute_scalar() override;
 
  private:
-  std::string parent_id;         // the fix uq that drives the atoms
-  class FixUQ *parent;           // found again in init()
+  std::string parent_id;         // the fix uq that drives the atoms, looked up at every use
+  class FixUQ *parent() const;
 };
 
 }    // namespace LAMMPS_NS

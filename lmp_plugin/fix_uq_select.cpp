@@ -56,7 +56,7 @@ void FixUQ::select_and_write(const UQEvaluation &ev)
     vector[5] = (double) ncentres_total;
     if (sel.region > 0.0 && !chosen.empty()) write_regions(chosen);
   }
-  if (comm->me == 0 && !sel.devi_file.empty()) write_devi();
+  if (!sel.devi_file.empty()) stop_if_failed(comm->me == 0 ? write_devi() : "");
 }
 
 /* ----------------------------------------------------------------------
@@ -84,10 +84,8 @@ std::vector<double> FixUQ::find_candidates()
   const double scale = sel.on_error ? alpha : 1.0;
   bins.build(x, nall, sel.separation);
   std::vector<double> mine;
-  bigint above = 0;
   for (int i = 0; i < nlocal; ++i) {
     if (!(mask[i] & groupbit) || scale * extra[4 * i] < sel.threshold) continue;
-    ++above;
     bool best = true;
     bins.visit(x, x[i], sel.separation, [&](int j, double) {
       if (!(mask[j] & groupbit) || j == i) return;
@@ -96,9 +94,6 @@ std::vector<double> FixUQ::find_candidates()
     });
     if (best) mine.insert(mine.end(), {(double) tag[i], extra[4 * i], x[i][0], x[i][1], x[i][2]});
   }
-  bigint total = 0;
-  MPI_Allreduce(&above, &total, 1, MPI_LMP_BIGINT, MPI_SUM, world);
-  vector[4] = (double) total;
   return mine;
 }
 
@@ -175,15 +170,18 @@ void FixUQ::write_regions(const std::vector<double> &chosen)
     }
   }
   std::vector<double> all = gather_rows(mine, world, comm->me, comm->nprocs);
-  if (comm->me != 0) return;
-  for (size_t c = 0; c < chosen.size(); c += CAND) {
+  std::string err;
+  for (size_t c = 0; comm->me == 0 && err.empty() && c < chosen.size(); c += CAND) {
     std::vector<double> rows;
     for (size_t r = 0; r < all.size(); r += ROW)
       if ((size_t) all[r] == c / CAND) rows.insert(rows.end(), &all[r] + 1, &all[r] + ROW);
-    std::string err = bridge->write_region(sel.region_file, rows.data(), (int) rows.size() / (ROW - 1),
-                                           region_info((tagint) chosen[c], chosen[c + 1]), region_bytes);
-    if (!err.empty()) error->one(FLERR, "Fix uq {} cannot write {}: {}", id, sel.region_file, err);
+    err = bridge->write_region(sel.region_file, rows.data(), (int) rows.size() / (ROW - 1),
+                               region_info((tagint) chosen[c], chosen[c + 1]), region_bytes);
+    if (!err.empty())
+      err = fmt::format("cannot write region file {} at step {}: {}", sel.region_file,
+                        update->ntimestep, err);
   }
+  stop_if_failed(err);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -200,23 +198,4 @@ std::string FixUQ::region_info(tagint centre, double centre_s_local)
       h[5], h[1], h[4], h[3], h[2], domain->xperiodic ? "true" : "false",
       domain->yperiodic ? "true" : "false", domain->zperiodic ? "true" : "false", atom->natoms,
       spec.units);
-}
-
-/* ----------------------------------------------------------------------
-   DeePMD-kit model_devi.out: step, virial max/min/avg (0: no virial), force
-   max/min/avg of sigma_j; header written when the file is started
-------------------------------------------------------------------------- */
-
-void FixUQ::write_devi()
-{
-  FILE *fp = fopen(sel.devi_file.c_str(), devi_bytes < 0 ? "w" : "a");
-  if (!fp) error->one(FLERR, "Fix uq {} cannot open devi file {}", id, sel.devi_file);
-  if (devi_bytes < 0)
-    fprintf(fp, "#%11s %19s %19s %19s %19s %19s %19s\n", "step", "max_devi_v", "min_devi_v",
-            "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f");
-  fprintf(fp, "%12lld %19.6e %19.6e %19.6e %19.6e %19.6e %19.6e\n", (long long) update->ntimestep,
-          0.0, 0.0, 0.0, vector[6], vector[7], vector[8]);
-  fflush(fp);
-  devi_bytes = ftell(fp);
-  fclose(fp);
 }

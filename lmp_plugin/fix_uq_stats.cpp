@@ -67,8 +67,9 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
 {
   const int nlocal = atom->nlocal, nm = info.n_models;
   const int *mask = atom->mask;
-  // sums: s, count, sigma; maxima: s_loc, s, sigma, -sigma
-  double sums[3] = {0.0, 0.0, 0.0}, maxs[4] = {0.0, 0.0, 0.0, -HUGE_VAL};
+  // sums: s, count, sigma, atoms over the threshold; maxima: s_loc, s, sigma, -sigma
+  const double scale = sel.on_error ? alpha : 1.0;
+  double sums[4] = {0.0, 0.0, 0.0, 0.0}, maxs[4] = {0.0, 0.0, 0.0, -HUGE_VAL};
   for (int i = 0; i < nlocal; ++i) {
     if (!(mask[i] & groupbit)) {
       peratom[i][0] = peratom[i][1] = peratom[i][2] = 0.0;
@@ -80,13 +81,14 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
     sums[0] += s_atom[i];
     sums[1] += 1.0;
     sums[2] += sigma[i];
+    if (sel.threshold > 0.0 && scale * s_local[i] >= sel.threshold) sums[3] += 1.0;
     maxs[0] = std::max(maxs[0], s_local[i]);
     maxs[1] = std::max(maxs[1], s_atom[i]);
     maxs[2] = std::max(maxs[2], sigma[i]);
     maxs[3] = std::max(maxs[3], -sigma[i]);
   }
-  double gsums[3], gmaxs[4];
-  MPI_Allreduce(sums, gsums, 3, MPI_DOUBLE, MPI_SUM, world);
+  double gsums[4], gmaxs[4];
+  MPI_Allreduce(sums, gsums, 4, MPI_DOUBLE, MPI_SUM, world);
   MPI_Allreduce(maxs, gmaxs, 4, MPI_DOUBLE, MPI_MAX, world);
   std::vector<double> energy(nm);
   MPI_Allreduce(ev.energies, energy.data(), nm, MPI_DOUBLE, MPI_SUM, world);
@@ -99,8 +101,8 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
   vector[1] = gmaxs[0];                              // max s_loc
   vector[2] = gmaxs[1];                              // max s_j
   vector[3] = std::sqrt(evar);                       // committee std of the energy
-  vector[4] = 0.0;                                   // atoms over threshold: selection issue
-  vector[5] = 0.0;                                   // centres selected: selection issue
+  vector[4] = gsums[3];                              // group atoms over the threshold
+  vector[5] = (double) ncentres_total;               // centres selected so far
   vector[6] = gmaxs[2];                              // DeePMD max sigma
   vector[7] = count > 0 ? -gmaxs[3] : 0.0;           // DeePMD min sigma
   vector[8] = count > 0 ? gsums[2] / count : 0.0;    // DeePMD avg sigma

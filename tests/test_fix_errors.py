@@ -91,8 +91,8 @@ GOOD = "lammps_uq.evaluators.analytic:lj_committee"
 CASES = {
     "unknown keyword": (f"1 python {GOOD} elements Cu Ni bogus 3", "Unknown fix uq keyword bogus"),
     "missing value": (f"1 python {GOOD} elements Cu Ni rcut", "fix uq rcut"),
-    "bad rcut": (f"1 python {GOOD} elements Cu Ni rcut -1", "rcut must be > 0 Angstrom, got -1"),
-    "bad alpha": (f"1 python {GOOD} elements Cu Ni alpha 0", "alpha must be > 0 or auto, got 0"),
+    "bad rcut": (f"1 python {GOOD} elements Cu Ni rcut -1", "fix uq rcut: got '-1'; expected a finite number > 0"),
+    "bad alpha": (f"1 python {GOOD} elements Cu Ni alpha 0", "fix uq alpha: got '0'; expected a finite number > 0 or auto"),
     "alpha auto without calibration": (f"1 python {GOOD} elements Cu Ni alpha auto",
                                        "alpha auto: committee lammps_uq.evaluators.analytic:"
                                        "lj_committee records no fitted alpha"),
@@ -100,7 +100,7 @@ CASES = {
     "N negative": (f"-5 python {GOOD} elements Cu Ni", "must be a positive integer, got -5"),
     "no elements": (f"1 python {GOOD}", "requires the keyword 'elements'"),
     "unknown element": (f"1 python {GOOD} elements Cu Xx", "unknown element 'Xx' for atom type 2"),
-    "too few elements": (f"1 python {GOOD} elements Cu", "got 1 element(s) for 2 atom types"),
+    "too few elements": (f"1 python {GOOD} elements Cu", "got 1 element(s) (Cu) for 2 atom types"),
     "no evaluator": ("1 elements Cu Ni", "needs an evaluator after N"),
     "unknown form": ("1 magic thing elements Cu Ni", "unknown evaluator form 'magic'"),
     "missing module": ("1 python nosuchmodule:f elements Cu Ni", "cannot import module 'nosuchmodule'"),

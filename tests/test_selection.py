@@ -238,8 +238,8 @@ def test_killed_run_leaves_a_readable_region_file(runs, lammps_env, tmp_path):
 
 SELECTION_ERRORS = {
     "both thresholds": ("threshold 0.2 error_threshold 0.1", "exclude each other"),
-    "max_centres 0": ("threshold 0.2 max_centres 0", "max_centres must be an integer >= 1, got 0"),
-    "negative cooldown": ("threshold 0.2 cooldown -5", "cooldown must be an integer >= 0, got -5"),
+    "max_centres 0": ("threshold 0.2 max_centres 0", "fix uq max_centres: got '0'; expected an integer from 1 to 2147483647"),
+    "negative cooldown": ("threshold 0.2 cooldown -5", "fix uq cooldown: got '-5'; expected an integer from 0 to"),
     "region without file": ("threshold 0.2 region 4.0", "needs file PATH"),
     "file without region": ("threshold 0.2 file r.extxyz", "needs region R"),
     "region without threshold": ("region 4.0 file r.extxyz", "add threshold S"),

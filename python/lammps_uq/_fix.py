@@ -24,6 +24,10 @@ FORMS = "'python MODULE:FACTORY' or 'mace FILE [FILE ...]'"
 
 def format_exception(exc: BaseException) -> str:
     """One line for a LAMMPS error: ``Type: message (at file:line in function)``."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted by the user (Ctrl-C); files keep the whole frames written before"
+    if isinstance(exc, InputError):  # written for the user: the message is the whole story
+        return str(exc)
     text = f"{type(exc).__name__}: {exc}"
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
     if frames:

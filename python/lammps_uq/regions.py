@@ -6,7 +6,8 @@ ids), ``s_atom``, ``s_local`` (eV/Å), ``forces_mean`` (committee mean, eV/Å). 
 ``parent_cell`` (9 floats, rows a, b, c), ``parent_pbc``, ``parent_natoms``, ``units``.
 
 Each frame is formatted in memory and written with one ``write`` followed by a flush and
-``fsync``, so a run killed at any moment leaves whole frames that ``ase.io.read`` reads.
+``fsync``, so a run killed at any moment leaves whole frames that ``ase.io.read`` reads; a
+write that fails or is interrupted (Ctrl-C) is cut back to the frames before it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,12 @@ def write_region(path: str, table_view, nrows: int, info_json: str, numbers_of_t
     """
     table = np.frombuffer(table_view, dtype=np.float64).reshape(nrows, COLUMNS)
     atoms = frame_atoms(table, np.asarray(numbers_of_type), json.loads(info_json))
-    size = append_frame(path, atoms, start=size < 0)
+    try:
+        size = append_frame(path, atoms, start=size < 0)
+    except BaseException:  # Ctrl-C or a full disk mid-frame: keep whole frames only
+        if size >= 0 and os.path.isfile(path) and os.path.getsize(path) > size:
+            os.truncate(path, size)
+        raise
     if carver is not None:
         carver(atoms)
     return size

@@ -1,0 +1,120 @@
+"""minimize with `drive mean` and `rerun` against CommitteeCalculator, tiny MACE (issue 11)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
+    pytest.importorskip("mace")
+
+from lammps_uq import testing  # noqa: E402
+
+pytestmark = [pytest.mark.lammps]
+
+TINY = dict(hidden_irreps="8x0e + 8x1o", max_ell=1, correlation=1, r_max=4.0)
+
+
+@pytest.fixture(scope="module")
+def water(tmp_path_factory):
+    import ase.io
+
+    import helpers
+
+    if helpers.lammps_problem():
+        pytest.skip(helpers.lammps_problem())
+    folder = tmp_path_factory.mktemp("mace_commands")
+    paths = testing.write_committee(folder / "models", [1, 8], n_models=3, **TINY)
+    atoms = testing.water_box(8, seed=11)
+    ase.io.write(folder / "data.w", atoms, format="lammps-data", specorder=["O", "H"],
+                 masses=True, units="metal")
+    atoms = helpers.write_data(atoms, folder / "data.w", ["O", "H"])
+    return folder, paths, atoms
+
+
+def head(folder, fix_line: str) -> str:
+    return f"""units metal
+atom_style atomic
+read_data {folder}/data.w
+pair_style zero 4.0
+pair_coeff * *
+neighbor 1.0 bin
+{fix_line}
+"""
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_minimize_on_the_committee_mean_reaches_the_ase_minimum(nprocs, water, lammps_env,
+                                                                tmp_path):
+    from ase.optimize import BFGS
+
+    from lammps_uq import CommitteeCalculator
+
+    folder, paths, atoms = water
+    text = head(folder, f"fix mon all uq 5 mace {folder}/models/*.model elements O H drive mean")
+    text += """fix_modify mon energy yes
+thermo_modify format float %.15g
+min_style cg
+minimize 0 1e-7 2000 20000
+print "EMIN $(pe:%.15g) $(fnorm:%.15g)"
+write_dump all custom final.dump id x y z modify sort id format float %.17g
+"""
+    rc, output = lammps_env.run_lmp(tmp_path, text, nprocs, timeout=300)
+    assert rc == 0, output[-3000:]
+    energy, fnorm = lammps_env.printed(output, "EMIN")
+    assert fnorm < 1e-6
+    final = np.loadtxt(tmp_path / "final.dump", skiprows=9)[:, 1:4]
+
+    ref = atoms.copy()
+    ref.calc = CommitteeCalculator(paths)
+    start = ref.get_potential_energy()
+    BFGS(ref, logfile=None).run(fmax=1e-7, steps=2000)
+    assert energy < start - 1e-3  # the committee forces did act
+    assert energy == pytest.approx(ref.get_potential_energy(), abs=1e-7)
+    disp = final - ref.positions
+    disp -= ref.cell.array.diagonal() * np.round(disp / ref.cell.array.diagonal())
+    assert np.abs(disp).max() < 1e-3
+
+
+def write_frames(path, atoms, nframes: int, seed: int):
+    """A LAMMPS text dump of jittered copies of atoms: the trajectory to rerun."""
+    rng = np.random.default_rng(seed)
+    frames, lines = [], []
+    for k in range(nframes):
+        frame = atoms.copy()
+        frame.positions += rng.normal(scale=0.08, size=frame.positions.shape)
+        frames.append(frame)
+        lengths = frame.cell.array.diagonal()
+        lines += ["ITEM: TIMESTEP", str(10 * k), "ITEM: NUMBER OF ATOMS", str(len(frame)),
+                  "ITEM: BOX BOUNDS pp pp pp"] + [f"0 {length:.17g}" for length in lengths]
+        lines.append("ITEM: ATOMS id x y z")
+        lines += [f"{i + 1} {x:.17g} {y:.17g} {z:.17g}" for i, (x, y, z) in
+                  enumerate(frame.positions)]
+    path.write_text("\n".join(lines) + "\n")
+    return frames
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_rerun_scores_each_frame_once_like_committee_calculator(nprocs, water, lammps_env,
+                                                               tmp_path):
+    from lammps_uq import CommitteeCalculator
+
+    folder, paths, atoms = water
+    frames = write_frames(tmp_path / "traj.dump", atoms, 4, seed=3)
+    text = head(folder, f"fix mon all uq 10 mace {folder}/models/*.model elements O H")
+    text += """dump d all custom 10 uq.dump id f_mon[1] f_mon[2]
+dump_modify d format float %.17g sort id
+rerun traj.dump dump x y z
+"""
+    rc, output = lammps_env.run_lmp(tmp_path, text, nprocs, timeout=300)
+    assert rc == 0, output[-3000:]
+    assert "fix uq mon: 4 checks (4 evaluations)" in output, output[-3000:]
+    dumped = lammps_env.read_dump(tmp_path / "uq.dump")
+    assert len(dumped) == 4
+    calc = CommitteeCalculator(paths, rcut=4.0)
+    for frame, table in zip(frames, dumped):
+        calc.calculate(frame)
+        np.testing.assert_allclose(table[:, 1], calc.results["s_atom"], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(table[:, 2], calc.results["s_local"], rtol=1e-10, atol=1e-13)
