@@ -48,8 +48,7 @@ def files(tmp_path_factory):
     ase.io.write(folder / "plain.extxyz", testing.water_box(8, seed=2))
     models = []
     if _has_mace():
-        tiny = dict(hidden_irreps="8x0e + 8x1o", max_ell=1, correlation=1, r_max=3.5)
-        models = testing.write_committee(folder / "models", [1, 8], n_models=2, **tiny)
+        models = testing.tiny_water_committee(folder / "models")
     return folder, models
 
 

@@ -15,11 +15,10 @@ from lammps_uq.errors import InputError
 def models(tmp_path_factory):
     if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
         pytest.importorskip("mace")
-    from lammps_uq import testing
+    from lammps_uq.testing import tiny_water_committee
 
     folder = tmp_path_factory.mktemp("members")
-    tiny = dict(hidden_irreps="8x0e + 8x1o", max_ell=1, correlation=1, r_max=3.5)
-    return folder, testing.write_committee(folder, [1, 8], n_models=2, **tiny)
+    return folder, tiny_water_committee(folder)
 
 
 def same_file_cases(folder, first):

@@ -66,6 +66,14 @@ def write_committee(folder: Path, atomic_numbers: list[int], n_models: int = 3,
     return paths
 
 
+TINY = dict(hidden_irreps="8x0e + 8x1o", max_ell=1, correlation=1, r_max=3.5)  # fast models
+
+
+def tiny_water_committee(folder: Path, n_models: int = 2) -> list[str]:
+    """``n_models`` tiny random H/O MACE models (:data:`TINY`) in ``folder``, for fast tests."""
+    return write_committee(folder, [1, 8], n_models=n_models, **TINY)
+
+
 def water_box(n_molecules: int, density: float = 1.0, seed: int = 0):
     """Periodic cubic box of rigid-geometry water molecules on a jittered grid, g/cm³."""
     from ase import Atoms
