@@ -265,3 +265,19 @@ def test_cells_and_dft_inputs_get_the_umask(files, tmp_path, capsys):
     assert [stat.S_IMODE(p.stat().st_mode) for p in written] == [0o644, 0o644]
     assert stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == 0o640
     assert not [p for p in tmp_path.rglob(".*.tmp")]
+
+
+def test_a_bug_is_one_line_marked_internal_and_minus_t_shows_it(monkeypatch, capsys):
+    from lammps_uq import cli
+
+    def broken(_args):
+        raise ZeroDivisionError("division by zero\nsecond line")
+
+    monkeypatch.setattr(cli, "_info", broken)
+    with pytest.raises(SystemExit) as info:
+        main(["info"])
+    assert info.value.code == 1
+    assert capsys.readouterr().err == ("lammps-uq info: internal error: ZeroDivisionError: division "
+                                       "by zero (run lammps-uq -T ... for the traceback)\n")
+    with pytest.raises(ZeroDivisionError):
+        main(["info", "-T"])
