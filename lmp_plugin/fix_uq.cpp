@@ -146,7 +146,6 @@ void FixUQ::post_constructor()
 void FixUQ::init()
 {
   if (!atom->tag_enable) error->all(FLERR, Error::NOLASTLINE, "Fix uq requires atom IDs");
-  run_begun = false;
   if (!drive) return;
   check_pressure_control();
   check_integrator();
@@ -252,7 +251,8 @@ void FixUQ::setup(int /*vflag*/)
     check(true, false);
 }
 
-// once per run, minimize or rerun (setup() comes again for every rerun frame)
+// once per run, minimize or rerun (rerun calls init() and setup() again for every frame);
+// post_run() ends it
 void FixUQ::begin_run()
 {
   setup_files();
@@ -328,6 +328,7 @@ void FixUQ::post_run()
   if (comm->me == 0 && !inside.empty())
     utils::logmesg(lmp, "fix uq {}: evaluator on rank 0: {}; waiting for other ranks {:.4g} s\n",
                    id, inside, wait_seconds);
+  run_begun = false;
 }
 
 /* ----------------------------------------------------------------------

@@ -42,14 +42,14 @@ std::string canonical(const std::string &path, std::string &why)
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   char real[PATH_MAX];
   if (name.empty() || name == "." || name == "..") {
-    why = "is a folder; expected a file name";
+    why = "it is a folder; expected a file name";
   } else if (!realpath(dir.c_str(), real)) {
     why = fmt::format("its folder {} cannot be used ({})", dir, strerror(errno));
   } else {
     std::string full = std::string(real) + (std::string(real) == "/" ? "" : "/") + name;
     struct stat st;
     if (stat(full.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-      why = "is a folder; expected a file name";
+      why = "it is a folder; expected a file name";
     else
       return full;
   }
@@ -142,7 +142,7 @@ std::string FixUQ::start_file(const std::string &path, const char *what, long lo
 {
   std::string why;
   const std::string real = canonical(path, why);
-  if (real.empty()) return fmt::format("cannot use {} {}: it {}", what, path, why);
+  if (real.empty()) return fmt::format("cannot use {} {}: {}", what, path, why);
   for (Fix *fix : modify->get_fix_list()) {
     if (fix == this || strcmp(fix->style, "uq") != 0) continue;
     for (const auto &other : static_cast<FixUQ *>(fix)->output_files())

@@ -189,8 +189,8 @@ def test_shrinking_box_is_refused_at_the_check_where_region_no_longer_fits(nproc
 
 def test_region_in_2d_is_not_limited_by_the_z_thickness(lammps_env, tmp_path):
     # 2d box 10.4 x 10.4 Angstrom, 2.6 Angstrom thick: region 4.0 fits in x and y
-    text = script(f"5 python {GOOD} elements Cu Ni threshold 0.05 region 4.0 file r.extxyz",
-                  "run 10", before="fix 2d all enforce2d", dimension=2)
+    text = script(f"5 python {GOOD} elements Cu Ni threshold 0.05 separation 4.0 region 4.0 "
+                  "file r.extxyz", "run 10", before="fix 2d all enforce2d", dimension=2)
     rc, output = lammps_env.run_lmp(tmp_path, text)
     assert rc == 0, output[-2000:]
 

@@ -25,7 +25,7 @@ def test_a_new_run_starts_its_files_even_when_it_selects_nothing(lammps_env, tmp
     assert rc == 0, output[-2000:]
     assert (tmp_path / "r.extxyz").stat().st_size == 0
     lines = (tmp_path / "d.out").read_text().splitlines()
-    assert lines[0].startswith("#        step") and len(lines) == 1 + 3
+    assert lines[0].startswith("#       step") and len(lines) == 1 + 3
 
 
 # --- 13. unfix + fix appends; two writers of one file are refused --------------------------
@@ -50,7 +50,7 @@ def test_two_fixes_writing_one_file_are_refused(nprocs, lammps_env, tmp_path):
     (tmp_path / "sub").mkdir()
     rc, output = lammps_env.run_lmp(tmp_path, script(fix(), "run 10", before=second), nprocs)
     assert rc != 0
-    assert "devi file d.out is also written by fix uq other" in output, output[-2000:]
+    assert "devi file ./sub/../d.out is also written by fix uq mon" in output, output[-2000:]
 
 
 def test_one_fix_writing_one_file_twice_is_refused(lammps_env, tmp_path):
@@ -72,12 +72,20 @@ def test_one_fix_writing_one_file_twice_is_refused(lammps_env, tmp_path):
 ], ids=["region folder missing", "region is a folder", "devi folder missing", "devi disk full"])
 def test_output_paths_are_refused_before_step_0(words, message, nprocs, lammps_env, tmp_path):
     (tmp_path / "sub").mkdir()
-    base = "threshold 0.05 region 5.0 file r.extxyz devi d.out"
+    base = "threshold 0.05 separation 5.0 region 5.0 file r.extxyz devi d.out"
     key = words.split()[0]
     words = base.replace(f"{key} {'r.extxyz' if key == 'file' else 'd.out'}", words)
     rc, output = lammps_env.run_lmp(tmp_path, script(fix(words, every=1), "run 10"), nprocs)
     assert rc != 0 and message in output, output[-2000:]
     assert "Step" not in output  # stopped before the thermo header of step 0
+
+
+def test_carve_folder_is_checked_before_step_0(lammps_env, tmp_path):
+    (tmp_path / "cells").write_text("a file where the folder should be\n")
+    rc, output = lammps_env.run_lmp(tmp_path, script(fix(SELECT + " carve cells --no-relax"),
+                                                     "run 10"), 2)
+    assert rc != 0 and "fix uq carve: got 'cells', which cannot be made a folder" in output
+    assert "Step" not in output
 
 
 # --- 8, 18. fix-line messages --------------------------------------------------------------

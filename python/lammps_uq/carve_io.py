@@ -203,7 +203,10 @@ class InSituCarver:
         except SystemExit as exc:  # argparse printed the reason
             raise InputError(f"fix uq carve: bad options {' '.join(words)!r}; expected "
                              "carve DIR followed by options of 'lammps-uq carve'") from exc
-        self.out, self.fmt = Path(args.output), args.format
+        from .inputs import output_dir
+
+        # checked (and made) now, before step 0, not at the first centre
+        self.out, self.fmt = output_dir(args.output, "fix uq carve"), args.format
         self.options, self.calculator, self.provenance = carve_settings(args, evaluator)
 
     def __call__(self, frame) -> None:
