@@ -14,23 +14,16 @@ from lammps_uq import testing  # noqa: E402
 
 pytestmark = [pytest.mark.lammps]
 
-TINY = dict(hidden_irreps="8x0e + 8x1o", max_ell=1, correlation=1, r_max=4.0)
-
 
 @pytest.fixture(scope="module")
 def water(tmp_path_factory):
-    import ase.io
-
     import helpers
 
     if helpers.lammps_problem():
         pytest.skip(helpers.lammps_problem())
     folder = tmp_path_factory.mktemp("mace_commands")
-    paths = testing.write_committee(folder / "models", [1, 8], n_models=3, **TINY)
-    atoms = testing.water_box(2, seed=11)
-    ase.io.write(folder / "data.w", atoms, format="lammps-data", specorder=["O", "H"],
-                 masses=True, units="metal")
-    atoms = helpers.write_data(atoms, folder / "data.w", ["O", "H"])
+    paths = testing.tiny_water_committee(folder / "models", n_models=3)
+    atoms = helpers.write_data(testing.water_box(2, seed=11), folder / "data.w", ["O", "H"])
     return folder, paths, atoms
 
 
@@ -49,7 +42,6 @@ neighbor 1.0 bin
 def molecule(tmp_path_factory):
     """One distorted water molecule in a 10 Angstrom box.  The shipped (trained) committee
     has one minimum there; random tiny models have several, which optimisers reach at will."""
-    import ase.io
     from ase.build import molecule
 
     import helpers
@@ -63,8 +55,6 @@ def molecule(tmp_path_factory):
     atoms.set_cell([10.0, 10.0, 10.0])
     atoms.pbc = True
     atoms.center()
-    ase.io.write(folder / "data.m", atoms, format="lammps-data", specorder=["O", "H"],
-                 masses=True, units="metal")
     return folder, helpers.write_data(atoms, folder / "data.m", ["O", "H"])
 
 
