@@ -13,7 +13,6 @@
 #include "memory.h"
 #include "modify.h"
 #include "neighbor.h"
-#include "platform.h"
 #include "update.h"
 #include "utils.h"
 
@@ -44,7 +43,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
   nevery = utils::inumeric(FLERR, arg[3], false, lmp);
   if (nevery <= 0)
-    error->all(FLERR, 3, "Fix uq N (check every N steps) must be a positive integer, got {}",
+    UQ_ERROR_ALL(3, "Fix uq N (check every N steps) must be a positive integer, got {}",
                arg[3]);
   spec.units = update->unit_style;
   if (spec.units != "metal" && spec.units != "real")
@@ -55,7 +54,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   int iarg = 4;
   while (iarg < narg && strcmp(arg[iarg], "elements") != 0) spec.args.emplace_back(arg[iarg++]);
   if (spec.args.empty())
-    error->all(FLERR, 4, "Fix uq needs an evaluator after N, e.g. 'python MODULE:FACTORY'");
+    UQ_ERROR_ALL(4, "Fix uq needs an evaluator after N, e.g. 'python MODULE:FACTORY'");
   if (iarg == narg)
     error->all(FLERR, "Fix uq requires the keyword 'elements' followed by one chemical symbol "
                "per atom type ({} types)", atom->ntypes);
@@ -104,7 +103,7 @@ void FixUQ::create_evaluator()
 
 /* ---------------------------------------------------------------------- */
 
-FixUQ::~FixUQ() noexcept(false)
+FixUQ::~FixUQ() UQ_FIX_DTOR_NOEXCEPT
 {
   delete bridge;
   free_storage();
@@ -143,14 +142,14 @@ void FixUQ::post_constructor()
 
 void FixUQ::init()
 {
-  if (!atom->tag_enable) error->all(FLERR, Error::NOLASTLINE, "Fix uq requires atom IDs");
+  if (!atom->tag_enable) UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq requires atom IDs");
   if (!drive) return;
   check_pressure_control();
   // the energy contribution is reported by ID_energy, not by this fix's scalar
   if (thermo_energy) energy_requested = true;
   thermo_energy = 0;
-  Fix *energy = modify->get_fix_by_id(energy_id);
-  if (!energy) error->all(FLERR, Error::NOLASTLINE, "Fix uq {}: fix {} was deleted", id, energy_id);
+  Fix *energy = uq_compat::fix_by_id(modify, energy_id);
+  if (!energy) UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {}: fix {} was deleted", id, energy_id);
   energy->thermo_energy = energy_requested ? 1 : 0;
 }
 
@@ -160,12 +159,12 @@ void FixUQ::init()
 
 void FixUQ::check_pressure_control()
 {
-  for (const auto &fix : modify->get_fix_list()) {
+  for (const auto &fix : uq_compat::fix_list(modify)) {
     const std::string style = fix->style;
     if (utils::strmatch(style, "^np[ht]") || utils::strmatch(style, "^nph") ||
         utils::strmatch(style, "press") || utils::strmatch(style, "^box/relax") ||
         utils::strmatch(style, "^rigid/np") || utils::strmatch(style, "^deform/pressure"))
-      error->all(FLERR, Error::NOLASTLINE,
+      UQ_ERROR_ALL(UQ_NOLASTLINE,
                  "Fix uq {} drive mean has no virial yet, so pressure control by fix {} ({}) "
                  "would ignore the committee forces; use a constant-volume ensemble", id, fix->id,
                  style);
@@ -184,7 +183,7 @@ void FixUQ::check_ghost_cutoff()
   need += neighbor->skin;
   const double have = std::max(comm->cutghostuser, neighbor->cutneighmax);
   if (have < need * (1.0 - 1e-12))
-    error->all(FLERR, Error::NOLASTLINE,
+    UQ_ERROR_ALL(UQ_NOLASTLINE,
                "Fix uq needs ghost atoms within {:.6g} Angstrom (evaluator {} needs {:.6g}, rcut "
                "{:.6g}, separation {:.6g}, region {:.6g}, neighbor skin {:.6g}) but the ghost "
                "cutoff is {:.6g}; add the line 'comm_modify cutoff {:.6g}' before the run",
@@ -208,7 +207,7 @@ void FixUQ::check_region_size()
                            h[2]};
   for (int k = 0; k < 3; ++k)
     if (domain->periodicity[k] && sel.region >= 0.5 * width[k])
-      error->all(FLERR, Error::NOLASTLINE, "Fix uq region {} Angstrom must be below half the "
+      UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq region {} Angstrom must be below half the "
                  "periodic box width {:.6g} Angstrom (direction {}), so each atom appears once "
                  "in a snapshot", sel.region, width[k], "xyz"[k]);
 }

@@ -33,7 +33,7 @@ double FixUQ::positive(int narg, char **arg, int iarg, const char *unit)
   if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, fmt::format("fix uq {}", arg[iarg]), error);
   double value = utils::numeric(FLERR, arg[iarg + 1], false, lmp);
   if (!(value > 0.0))
-    error->all(FLERR, iarg + 1, "Fix uq {} must be > 0{}, got {}", arg[iarg], unit, arg[iarg + 1]);
+    UQ_ERROR_ALL(iarg + 1, "Fix uq {} must be > 0{}, got {}", arg[iarg], unit, arg[iarg + 1]);
   return value;
 }
 
@@ -42,7 +42,7 @@ bigint FixUQ::count(int narg, char **arg, int iarg, bigint minimum)
   if (iarg + 1 >= narg) utils::missing_cmd_args(FLERR, fmt::format("fix uq {}", arg[iarg]), error);
   bigint value = utils::bnumeric(FLERR, arg[iarg + 1], false, lmp);
   if (value < minimum)
-    error->all(FLERR, iarg + 1, "Fix uq {} must be an integer >= {}, got {}", arg[iarg], minimum,
+    UQ_ERROR_ALL(iarg + 1, "Fix uq {} must be an integer >= {}, got {}", arg[iarg], minimum,
                arg[iarg + 1]);
   return value;
 }
@@ -62,7 +62,7 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
   while (iarg < narg && !is_keyword(arg[iarg]) && (int) spec.elements.size() < atom->ntypes)
     spec.elements.emplace_back(arg[iarg++]);
   if ((int) spec.elements.size() != atom->ntypes)
-    error->all(FLERR, iarg - 1, "Fix uq elements: got {} element(s) for {} atom types; expected "
+    UQ_ERROR_ALL(iarg - 1, "Fix uq elements: got {} element(s) for {} atom types; expected "
                "one chemical symbol per atom type", spec.elements.size(), atom->ntypes);
 
   for (; iarg < narg; iarg += 2) {
@@ -82,14 +82,14 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
     } else if (kw == "drive") {
       const std::string mode = word(narg, arg, iarg);
       if (mode != "mean" && mode != "none")
-        error->all(FLERR, iarg + 1, "Fix uq drive: got {}; expected mean or none", mode);
+        UQ_ERROR_ALL(iarg + 1, "Fix uq drive: got {}; expected mean or none", mode);
       drive = mode == "mean";
     } else if (kw == "dtype" || kw == "device") {
       // evaluator settings: the evaluator checks the value and names it in its error
       spec.options.emplace_back(kw, word(narg, arg, iarg));
     } else if (kw == "threshold" || kw == "error_threshold") {
       if (sel.threshold > 0.0)
-        error->all(FLERR, iarg, "Fix uq {}: threshold and error_threshold exclude each other", kw);
+        UQ_ERROR_ALL(iarg, "Fix uq {}: threshold and error_threshold exclude each other", kw);
       sel.threshold = positive(narg, arg, iarg, " eV/Angstrom");
       sel.on_error = kw == "error_threshold";
     } else if (kw == "max_centres") {
@@ -105,7 +105,7 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
     } else if (kw == "devi") {
       sel.devi_file = word(narg, arg, iarg);
     } else {
-      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
+      UQ_ERROR_ALL(iarg, "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
                  "dtype, device, threshold, error_threshold, max_centres, separation, cooldown, "
                  "region, file, devi, carve", kw);
     }

@@ -23,9 +23,9 @@ FixUQEnergy::FixUQEnergy(LAMMPS *lmp, int narg, char **arg) :
 
 void FixUQEnergy::init()
 {
-  parent = dynamic_cast<FixUQ *>(modify->get_fix_by_id(parent_id));
+  parent = dynamic_cast<FixUQ *>(uq_compat::fix_by_id(modify, parent_id));
   if (!parent)
-    error->all(FLERR, Error::NOLASTLINE, "fix {}: its fix uq {} no longer exists", id, parent_id);
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "fix {}: its fix uq {} no longer exists", id, parent_id);
 }
 
 double FixUQEnergy::compute_scalar()
