@@ -31,6 +31,14 @@ function(uq_probe name since headers code)
     PARENT_SCOPE)
 endfunction()
 
+# the control: without it, headers that fail to compile would read as "every API is old"
+check_cxx_source_compiles("#include \"fix.h\"\nint f(LAMMPS_NS::Fix *x) { return x->nevery; }"
+  UQ_PROBE_CONTROL_${_uq_probe_key})
+if(NOT UQ_PROBE_CONTROL_${_uq_probe_key})
+  message(FATAL_ERROR "lammps-uq: fix.h of ${UQ_LAMMPS_INCLUDE} does not compile with the MPI "
+    "headers ${UQ_MPI_INCLUDE} (-D${UQ_LAMMPS_SIZES}); see CMakeFiles/CMakeError.log")
+endif()
+
 uq_probe(UQ_HAVE_FIX_DTOR_THROWS "2025 line: ~Fix() noexcept(false) via Pointers" "fix.h"
   "static_assert(!noexcept(std::declval<Fix &>().~Fix()), \"\");")
 uq_probe(UQ_HAVE_ERROR_ARGIDX "2025 line: Error::all(FLERR, argidx, fmt, ...)" "error.h"
