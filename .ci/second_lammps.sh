@@ -47,7 +47,9 @@ get_lammps_source() {
 }
 
 build_lammps() {
-  if [ -x "$TREE/build/lmp" ] && [ "$(cat "$TREE/stamp" 2>/dev/null)" = "$STAMP" ]; then
+  # valid: built with these options, and its lmp runs and lists the PLUGIN package
+  if [ "$(cat "$TREE/stamp" 2>/dev/null)" = "$STAMP" ] \
+      && "$TREE/build/lmp" -h 2>/dev/null | grep -c "PLUGIN" >/dev/null; then
     stamp "cached LAMMPS $TREE/build/lmp"
     return
   fi
@@ -68,7 +70,7 @@ build_plugin() {
   # shellcheck disable=SC2086
   cmake -S "$ROOT" -B "$TREE/plugin" -DCMAKE_BUILD_TYPE=Release \
     -DPython_EXECUTABLE="$WHEEL_VENV/bin/python" -DLAMMPS_SOURCE_DIR="$TREE/src/src" \
-    -DLAMMPS_BUILD_DIR="$TREE/build" -DMPI_CXX_COMPILER=/usr/bin/mpicxx > "$TREE/plugin.log"
+    -DLAMMPS_BUILD_DIR="$TREE/build" -DMPI_CXX_COMPILER=/usr/bin/mpicxx.openmpi > "$TREE/plugin.log"
   nice -n 10 cmake --build "$TREE/plugin" -j "$JOBS" >> "$TREE/plugin.log"
   stamp "plugin built in $((SECONDS - start)) s"
 }
@@ -83,6 +85,8 @@ run_proof() {
 }
 
 mkdir -p "$CACHE"
+exec 9> "$CACHE/second_lammps.lock"    # one build of the cache at a time
+flock 9
 install_debian_packages
 get_lammps_source
 build_lammps

