@@ -23,7 +23,7 @@ import helpers
 SECOND_LMP = os.environ.get("LAMMPS_UQ_SECOND_LMP", "")
 pytestmark = [
     pytest.mark.second_lammps,
-    pytest.mark.skipif(not SECOND_LMP, reason="LAMMPS_UQ_SECOND_LMP not set (.ci/second_lammps.sh)"),
+    pytest.mark.skipif(not SECOND_LMP, reason="no LAMMPS_UQ_SECOND_LMP (.ci/second_lammps.sh)"),
 ]
 RTOL = 1e-10
 # s^loc of the hotspot box: about 0.7 ... 4.9 (analytic), 0.035 ... 0.065 (tiny MACE models)
@@ -78,8 +78,8 @@ pair_style zero 4.0
 pair_coeff * *
 neighbor 1.0 bin
 comm_modify cutoff 9
-fix mon all uq 1 mace {models}/*.model elements Cu Ni threshold {MACE_THRESHOLD} {SELECT} region 4.0 &
-  file regions.xyz
+fix mon all uq 1 mace {models}/*.model elements Cu Ni threshold {MACE_THRESHOLD} {SELECT} &
+  region 4.0 file regions.xyz
 dump d all custom 1 dump.uq id type f_mon[1] f_mon[2] f_mon[3]
 dump_modify d format float %.17g sort id
 run 0
