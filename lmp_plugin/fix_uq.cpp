@@ -13,7 +13,6 @@
 #include "memory.h"
 #include "modify.h"
 #include "neighbor.h"
-#include "platform.h"
 #include "update.h"
 #include "utils.h"
 
@@ -43,7 +42,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
   nevery = utils::inumeric(FLERR, arg[3], false, lmp);
   if (nevery <= 0)
-    error->all(FLERR, 3, "Fix uq N (check every N steps) must be a positive integer, got {}",
+    UQ_ERROR_ALL(3, "Fix uq N (check every N steps) must be a positive integer, got {}",
                arg[3]);
   spec.units = update->unit_style;
   if (spec.units != "metal" && spec.units != "real")
@@ -54,7 +53,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   int iarg = 4;
   while (iarg < narg && strcmp(arg[iarg], "elements") != 0) spec.args.emplace_back(arg[iarg++]);
   if (spec.args.empty())
-    error->all(FLERR, 4, "Fix uq needs an evaluator after N, e.g. 'python MODULE:FACTORY'");
+    UQ_ERROR_ALL(4, "Fix uq needs an evaluator after N, e.g. 'python MODULE:FACTORY'");
   if (iarg == narg)
     error->all(FLERR, "Fix uq requires the keyword 'elements' followed by one chemical symbol "
                "per atom type ({} types)", atom->ntypes);
@@ -105,7 +104,7 @@ void FixUQ::create_evaluator()
 
 /* ---------------------------------------------------------------------- */
 
-FixUQ::~FixUQ() noexcept(false)
+FixUQ::~FixUQ() UQ_FIX_DTOR_NOEXCEPT
 {
   delete bridge;
   free_storage();
@@ -145,20 +144,20 @@ void FixUQ::post_constructor()
 
 void FixUQ::init()
 {
-  if (!atom->tag_enable) error->all(FLERR, Error::NOLASTLINE, "Fix uq requires atom IDs");
+  if (!atom->tag_enable) UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq requires atom IDs");
   if (!drive) return;
   check_pressure_control();
   check_integrator();
   // the energy contribution is reported by ID_energy, not by this fix's scalar
   if (thermo_energy) energy_requested = true;
   thermo_energy = 0;
-  Fix *energy = modify->get_fix_by_id(energy_id);
+  Fix *energy = uq_compat::fix_by_id(modify, energy_id);
   if (!energy)
-    error->all(FLERR, Error::NOLASTLINE, "Fix uq {} drive mean reports its energy through fix {}, "
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive mean reports its energy through fix {}, "
                "which was deleted; define fix {} again", id, energy_id, id);
   energy->thermo_energy = energy_requested ? 1 : 0;
   if (update->whichflag == 2 && !energy_requested)
-    error->all(FLERR, Error::NOLASTLINE, "Fix uq {} drive mean under minimize: add 'fix_modify {} "
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive mean under minimize: add 'fix_modify {} "
                "energy yes' so the minimizer sees the committee energy with the committee forces",
                id, id);
 }
@@ -171,7 +170,7 @@ void FixUQ::init()
 void FixUQ::check_integrator()
 {
   if (update->whichflag == 1 && utils::strmatch(update->integrate_style, "^respa"))
-    error->all(FLERR, Error::NOLASTLINE, "Fix uq {} drive mean does not support run_style {}; use "
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive mean does not support run_style {}; use "
                "run_style verlet (drive mean applies the committee forces every step)", id,
                update->integrate_style);
 }
@@ -182,13 +181,12 @@ void FixUQ::check_integrator()
 
 void FixUQ::check_pressure_control()
 {
-  for (const auto &fix : modify->get_fix_list()) {
+  for (const auto &fix : uq_compat::fix_list(modify)) {
     const std::string style = fix->style;
     if (utils::strmatch(style, "^np[ht]") || utils::strmatch(style, "^nph") ||
         utils::strmatch(style, "press") || utils::strmatch(style, "^box/relax") ||
         utils::strmatch(style, "^rigid/np") || utils::strmatch(style, "^deform/pressure"))
-      error->all(FLERR, Error::NOLASTLINE,
-                 "Fix uq {} drive mean has no virial yet, so pressure control by fix {} ({}) "
+      UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive mean has no virial yet, so pressure control by fix {} ({}) "
                  "would ignore the committee forces; use a constant-volume ensemble", id, fix->id,
                  style);
   }
@@ -206,8 +204,7 @@ void FixUQ::check_ghost_cutoff()
   need += neighbor->skin;
   const double have = std::max(comm->cutghostuser, neighbor->cutneighmax);
   if (have < need * (1.0 - 1e-12))
-    error->all(FLERR, Error::NOLASTLINE,
-               "Fix uq needs ghost atoms within {:.6g} Angstrom (evaluator {} needs {:.6g}, rcut "
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq needs ghost atoms within {:.6g} Angstrom (evaluator {} needs {:.6g}, rcut "
                "{:.6g}, separation {:.6g}, region {:.6g}, neighbor skin {:.6g}) but the ghost "
                "cutoff is {:.6g}; add the line 'comm_modify cutoff {:.6g}' before the run",
                need, info.name, info.ghost_cutoff, rcut, sel.threshold > 0.0 ? sel.separation : 0.0,
@@ -232,7 +229,7 @@ void FixUQ::check_region_size()
                            h[2]};
   for (int k = 0; k < domain->dimension; ++k)
     if (domain->periodicity[k] && sel.region >= 0.5 * width[k])
-      error->all(FLERR, Error::NOLASTLINE, "Fix uq region {} Angstrom must be below half the "
+      UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq region {} Angstrom must be below half the "
                  "periodic box width {:.6g} Angstrom (direction {}{}), so each atom appears once "
                  "in a snapshot", sel.region, width[k], "xyz"[k],
                  run_begun ? fmt::format(", at step {}", update->ntimestep) : std::string());

@@ -15,6 +15,7 @@
 #include "fix.h"
 #include "uq_bins.h"
 #include "uq_bridge.h"
+#include "uq_compat.h"
 
 #include <string>
 #include <unordered_map>
@@ -38,7 +39,7 @@ struct UQSelection {
 class FixUQ : public Fix, public UQExchanger {
  public:
   FixUQ(class LAMMPS *, int, char **);
-  ~FixUQ() noexcept(false) override;
+  ~FixUQ() UQ_FIX_DTOR_NOEXCEPT override;
   int setmask() override;
   void init() override;
   void setup(int) override;
@@ -130,8 +131,6 @@ class FixUQ : public Fix, public UQExchanger {
   // fix_uq_args.cpp
   void parse_keywords(int, char **, int);
   void check_selection_settings();
-  double positive(int, char **, int, const char *unit);
-  bigint count(int, char **, int, bigint minimum);
   std::string word(int, char **, int);
   void setting(int, char **, int);
   void apply_settings();

@@ -28,6 +28,13 @@ bool is_keyword(const char *word)
   return false;
 }
 
+std::string joined(const std::vector<std::string> &words)
+{
+  std::string text;
+  for (const auto &w : words) text += (text.empty() ? "" : " ") + w;
+  return text;
+}
+
 // Fe, O, Uue: what a chemical symbol looks like (an extra element, not a misspelt keyword)
 bool looks_like_symbol(const std::string &word)
 {
@@ -76,28 +83,28 @@ void FixUQ::apply_settings()
 void FixUQ::parse_keywords(int narg, char **arg, int iarg)
 {
   // elements: the words up to the next keyword, one per atom type
-  const int first = ++iarg;
+  [[maybe_unused]] const int first = ++iarg;
   while (iarg < narg && !is_keyword(arg[iarg]) &&
          ((int) spec.elements.size() < atom->ntypes || looks_like_symbol(arg[iarg])))
     spec.elements.emplace_back(arg[iarg++]);
   if ((int) spec.elements.size() != atom->ntypes)
-    error->all(FLERR, first, "Fix uq elements: got {} element(s) ({}) for {} atom types; expected "
+    UQ_ERROR_ALL(first, "Fix uq elements: got {} element(s) ({}) for {} atom types; expected "
                "one chemical symbol per atom type", spec.elements.size(),
-               utils::join_words(spec.elements, " "), atom->ntypes);
+               joined(spec.elements), atom->ntypes);
 
   std::vector<std::string> seen;
   for (; iarg < narg; iarg += 2) {
     const std::string kw = arg[iarg];
     if (!is_keyword(arg[iarg]))
-      error->all(FLERR, iarg, "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
+      UQ_ERROR_ALL(iarg, "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
                  "dtype, device, threshold, error_threshold, max_centres, separation, cooldown, "
                  "region, file, devi, carve", kw);
     for (const auto &other : seen)
-      if (other == kw) error->all(FLERR, iarg, "Fix uq keyword {} is given twice", kw);
+      if (other == kw) UQ_ERROR_ALL(iarg, "Fix uq keyword {} is given twice", kw);
     const char *other = kw == "threshold" ? "error_threshold" : "threshold";
     if ((kw == "threshold" || kw == "error_threshold") &&
         std::find(seen.begin(), seen.end(), other) != seen.end())
-      error->all(FLERR, iarg, "Fix uq threshold and error_threshold exclude each other; give one");
+      UQ_ERROR_ALL(iarg, "Fix uq threshold and error_threshold exclude each other; give one");
     seen.push_back(kw);
     if (kw == "carve") {
       // carve DIR [options of lammps-uq carve]: words up to the next fix uq keyword
@@ -112,7 +119,7 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
     } else if (kw == "drive") {
       const std::string mode = word(narg, arg, iarg);
       if (mode != "mean" && mode != "none")
-        error->all(FLERR, iarg + 1, "Fix uq drive: got {}; expected mean or none", mode);
+        UQ_ERROR_ALL(iarg + 1, "Fix uq drive: got {}; expected mean or none", mode);
       drive = mode == "mean";
     } else if (kw == "dtype" || kw == "device") {
       // evaluator settings: the evaluator checks the value and names it in its error

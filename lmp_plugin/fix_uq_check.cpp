@@ -8,7 +8,6 @@
 #include "comm.h"
 #include "error.h"
 #include "group.h"
-#include "platform.h"
 #include "update.h"
 
 #include <algorithm>
@@ -158,11 +157,12 @@ void FixUQ::fail_all(const std::string &context, const std::string &message, boo
   int mine = origin ? comm->me : comm->nprocs, root;
   MPI_Allreduce(&mine, &root, 1, MPI_INT, MPI_MIN, world);
   if (root == comm->nprocs)
-    error->all(FLERR, Error::NOLASTLINE, "Fix uq {} {}: the evaluator called exchange.forward/"
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} {}: the evaluator called exchange.forward/"
                "reverse a different number of times on different MPI ranks", id, context);
   const std::string text = broadcast_message(message, root);
-  error->all(FLERR, Error::NOLASTLINE, "Fix uq {} failed {} on MPI rank {}: {}", id, context,
+  UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} failed {} on MPI rank {}: {}", id, context,
              root, text);
+  UQ_UNREACHABLE();    // Error::all is not [[noreturn]] before the 2025 line
 }
 
 // the message of rank `root`, on every rank
@@ -184,7 +184,7 @@ std::string FixUQ::broadcast_message(const std::string &message, int root)
 void FixUQ::stop_if_failed(const std::string &err_on_rank0)
 {
   const std::string text = broadcast_message(comm->me == 0 ? err_on_rank0 : "", 0);
-  if (!text.empty()) error->all(FLERR, Error::NOLASTLINE, "Fix uq {} {}", id, text);
+  if (!text.empty()) UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} {}", id, text);
 }
 
 /* ----------------------------------------------------------------------
@@ -216,9 +216,9 @@ void FixUQ::comm_rows(double *data, int blocks, int width, bool reverse)
   comm_blocks = blocks;
   comm_width = width;
   if (reverse)
-    comm->reverse_comm(this, blocks * width);
+    uq_compat::reverse_comm(comm, this, blocks * width);
   else
-    comm->forward_comm(this, blocks * width);
+    uq_compat::forward_comm(comm, this, blocks * width);
 }
 
 int FixUQ::pack_forward_comm(int n, int *list, double *buf, int /*pbc_flag*/, int * /*pbc*/)
@@ -293,7 +293,7 @@ void FixUQ::check_finite(const UQEvaluation &ev)
   std::string ids;
   for (tagint t : all)
     if (t) ids += (ids.empty() ? "" : " ") + std::to_string(t);
-  error->all(FLERR, Error::NOLASTLINE, "Fix uq {}: evaluator {} returned non-finite {} at step {}: "
+  UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {}: evaluator {} returned non-finite {} at step {}: "
              "{} atom(s) with NaN/inf forces, atom ids {}", id, info.name,
              total[1] ? "energies and/or forces" : "forces", update->ntimestep, total[0],
              ids.empty() ? "(none; energies only)" : ids);

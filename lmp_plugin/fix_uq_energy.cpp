@@ -29,9 +29,9 @@ FixUQEnergy::FixUQEnergy(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, narg, arg
 // the fix uq ... drive mean this fix reports for; an error on every rank if it is gone
 FixUQ *FixUQEnergy::parent() const
 {
-  Fix *fix = modify->get_fix_by_id(parent_id);
+  Fix *fix = uq_compat::fix_by_id(modify, parent_id);
   if (!fix || strcmp(fix->style, "uq") != 0 || !static_cast<FixUQ *>(fix)->drives())
-    error->all(FLERR, Error::NOLASTLINE, "Fix {} reports the energy of fix uq {} ... drive mean, "
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix {} reports the energy of fix uq {} ... drive mean, "
                "which no longer exists (unfix {}); add 'unfix {}'", id, parent_id, parent_id, id);
   return static_cast<FixUQ *>(fix);
 }

@@ -143,7 +143,7 @@ std::string FixUQ::start_file(const std::string &path, const char *what, long lo
   std::string why;
   const std::string real = canonical(path, why);
   if (real.empty()) return fmt::format("cannot use {} {}: {}", what, path, why);
-  for (Fix *fix : modify->get_fix_list()) {
+  for (Fix *fix : uq_compat::fix_list(modify)) {
     if (fix == this || strcmp(fix->style, "uq") != 0) continue;
     for (const auto &other : static_cast<FixUQ *>(fix)->output_files())
       if (canonical(other, why) == real)

@@ -140,7 +140,7 @@ bool FixUQ::near_any(const double *p, const std::vector<double> &rows, int width
 {
   for (size_t r = 0; r + width <= rows.size(); r += width) {
     double d[3] = {p[0] - rows[r + offset], p[1] - rows[r + offset + 1], p[2] - rows[r + offset + 2]};
-    domain->minimum_image_big(FLERR, d);
+    uq_compat::minimum_image_big(domain, FLERR, d);
     if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < sel.separation * sel.separation) return true;
   }
   return false;

@@ -12,6 +12,8 @@
 #ifndef LMP_UQ_BRIDGE_H
 #define LMP_UQ_BRIDGE_H
 
+#include "uq_compat_config.h"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,7 +43,11 @@ struct UQEvaluatorInfo {
 // empty string on success, else a message that becomes a Python exception.
 class UQExchanger {
  public:
+#if UQ_HAVE_FIX_DTOR_THROWS
   virtual ~UQExchanger() noexcept(false) = default;    // as LAMMPS::Fix (a base of FixUQ)
+#else
+  virtual ~UQExchanger() = default;    // as LAMMPS::Fix before the 2025 line (uq_compat.h)
+#endif
   virtual std::string exchange(double *data, int width, bool reverse) = 0;
 };
 

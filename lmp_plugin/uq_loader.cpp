@@ -3,6 +3,8 @@
 ------------------------------------------------------------------------- */
 
 #include "uq_bridge.h"
+#include "uq_build_info.h"
+#include "uq_checks.h"
 
 #include <dlfcn.h>
 #include <string>
@@ -29,7 +31,16 @@ std::string own_dir()
 // interpreter when there is one, else open the library the package was built with
 bool ensure_libpython(std::string &error)
 {
-  if (dlsym(RTLD_DEFAULT, "Py_IsInitialized")) return true;
+  if (void *host = dlsym(RTLD_DEFAULT, "Py_IsInitialized")) {
+    // the host already has a Python (its PYTHON/ML-IAP package, or lmp run from Python):
+    // the bridge shares it, so it must be the minor version the bridge was built for
+    auto version = (const char *(*) ()) dlsym(RTLD_DEFAULT, "Py_GetVersion");
+    Dl_info info;
+    std::string library = dladdr(host, &info) && info.dli_fname ? info.dli_fname : "the host";
+    error = uq_checks::python_refusal(LMP_UQ_PYTHON_VERSION, LMP_UQ_BUILD_PYTHON,
+                                      version ? version() : "unknown", library);
+    return error.empty();
+  }
   const char *env = getenv("LAMMPS_UQ_LIBPYTHON");
   std::string path = (env && *env) ? env : LMP_UQ_LIBPYTHON;
   if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) return true;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,12 @@ def test_cli_info_reports_the_plugin(lammps_env, capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "uqplugin.so" in out and "entry point registered" in out
+    from lammps_uq._plugin import get_plugin_dir
+
+    # the wheel build: the facts CMake wrote into build_info.json next to the plugin
+    version = metadata.version("lammps").split(".")
+    month = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()[int(version[1]) - 1]
+    assert f"built for   LAMMPS {int(version[2])} {month} {version[0]} (wheel headers" in out
+    assert "MPI         MPICH" in out
+    assert f"bridge      Python {sys.version_info.major}.{sys.version_info.minor}: " in out
+    assert f"export LAMMPS_PLUGIN_PATH={get_plugin_dir()}" in out
