@@ -5,6 +5,7 @@
 #include "uq_checks.h"
 
 #include <cstdio>
+#include <dlfcn.h>
 #include <cstring>
 
 using namespace LAMMPS_NS;
@@ -108,4 +109,15 @@ extern "C" int lmp_uq_mpi_refusal(const char *built_family, const char *host_lib
   std::string text = uq_checks::mpi_refusal(built_family, host_library);
   copy_out(text, buf, size);
   return (int) text.size();
+}
+
+/* ---------------------------------------------------------------------- */
+
+std::string LAMMPS_NS::uq_checks::library_dir()
+{
+  Dl_info info;
+  if (!dladdr((void *) &library_dir, &info) || !info.dli_fname) return ".";
+  std::string path(info.dli_fname);
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }

@@ -4,6 +4,7 @@
    Each returns an empty string when all is well, else a one-line message
    naming what was found, what was expected and how to fix it.  No LAMMPS,
    MPI or Python symbols: tests call the extern "C" twins through ctypes.
+   Compiled into uqplugin.so and _uqfix.so alike (both live in one folder).
 ------------------------------------------------------------------------- */
 
 #ifndef LMP_UQ_CHECKS_H
@@ -30,6 +31,9 @@ namespace uq_checks {
   // (Py_GetVersion(), e.g. "3.12.1 (main, ...)", and the library it came from)
   std::string python_refusal(const std::string &built_version, const std::string &built_python,
                              const std::string &host_version, const std::string &host_library);
+
+  // the folder of the shared library holding this code ("." if unknown)
+  std::string library_dir();
 
 }    // namespace uq_checks
 }    // namespace LAMMPS_NS

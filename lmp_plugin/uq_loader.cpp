@@ -17,16 +17,6 @@ using namespace LAMMPS_NS;
 
 namespace {
 
-// folder of this shared object (uqplugin.so), found through one of its symbols
-std::string own_dir()
-{
-  Dl_info info;
-  if (!dladdr((void *) &own_dir, &info) || !info.dli_fname) return ".";
-  std::string path(info.dli_fname);
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
 // make the CPython API visible to extension modules: reuse the host's
 // interpreter when there is one, else open the library the package was built with
 bool ensure_libpython(std::string &error)
@@ -54,7 +44,7 @@ bool ensure_libpython(std::string &error)
 UQBridge *LAMMPS_NS::uq_load_bridge(std::string &error)
 {
   if (!ensure_libpython(error)) return nullptr;
-  std::string dir = own_dir();
+  std::string dir = uq_checks::library_dir();
   std::string lib = dir + "/_uqbridge.so";
   void *handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {

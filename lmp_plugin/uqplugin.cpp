@@ -60,16 +60,6 @@ std::string host_refusal(void *lmp)
   return uq_checks::mpi_refusal(LMP_UQ_MPI_FAMILY, text);
 }
 
-// folder of this shared object, found through one of its symbols
-std::string own_dir()
-{
-  Dl_info info;
-  if (!dladdr((void *) &own_dir, &info) || !info.dli_fname) return ".";
-  std::string path(info.dli_fname);
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
 void refuse(void *lmp, const std::string &why)
 {
   int rank = host_setting(lmp, "world_rank", -1);
@@ -84,7 +74,7 @@ extern "C" void lammpsplugin_init(void *lmp, void *handle, void *regfunc)
   std::string why = host_refusal(lmp);
   if (!why.empty()) return refuse(lmp, why);
 
-  std::string lib = own_dir() + "/_uqfix.so";
+  std::string lib = uq_checks::library_dir() + "/_uqfix.so";
   void *styles = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!styles) return refuse(lmp, "fix uq plugin not loaded: " + std::string(dlerror()));
   using register_t = void (*)(void *, void *, void *);
