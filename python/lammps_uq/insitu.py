@@ -79,7 +79,7 @@ class InSituExtract:
 
     def command(self) -> list[str]:
         return [python_executable(), "-m", "lammps_uq.cli", "extract", self.regions,
-                *self.argv, "--follow", "--until-pid", str(os.getpid()), "--nice", str(NICE)]
+                "-o", *self.argv, "--follow", "--until-pid", str(os.getpid()), "--nice", str(NICE)]
 
     def start(self) -> None:
         log = open(self.out / "extract.log", "a")
