@@ -158,14 +158,13 @@ def run(args: argparse.Namespace) -> int:
     out = output_dir(args.output, "--output")
     if args.until_pid is not None and args.until_pid <= 0:
         raise InputError(f"--until-pid: got {args.until_pid}; expected a process id > 0")
-    lock = lock_folder(out)
     executor = make_executor(args.workers, args.parsl_config)
     try:
-        tally = extract(args.regions, out, settings, executor, follow=args.follow,
-                        until_pid=args.until_pid, poll=args.poll)
+        with lock_folder(out):
+            tally = extract(args.regions, out, settings, executor, follow=args.follow,
+                            until_pid=args.until_pid, poll=args.poll)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-        lock.close()
     print(f"lammps-uq extract: {tally.written} cells written, {tally.skipped} already there, "
           f"{tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1
