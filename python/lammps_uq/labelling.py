@@ -166,7 +166,7 @@ def label_cells(cells, output: Path, spec: str, config: dict, executor, *, retri
     labelled = failed = 0
     while futures:
         finished, _ = wait(list(futures), timeout=progress.every, return_when=FIRST_COMPLETED)
-        for future in finished:
+        for future in [f for f in futures if f in finished]:  # in submission order
             cell_id = futures.pop(future)
             _, source, atoms = todo[cell_id]
             try:
@@ -192,12 +192,11 @@ def label_cells(cells, output: Path, spec: str, config: dict, executor, *, retri
 
 def write_all_inputs(cells, output: Path, spec: str, config: dict) -> int:
     """``--inputs-only``: each cell's input files in ``OUTPUT.inputs/CELL_ID/``."""
-    from .reference_calcs import make_calculator, write_inputs
+    from .reference_calcs import write_inputs
 
     root = Path(f"{output}.inputs")
     for cell_id, _, atoms in cells:
-        folder = str(root / cell_id.replace(":", "_"))
-        write_inputs(make_calculator(spec, config, folder), atoms, spec, folder)
+        write_inputs(spec, config, atoms, str(root / cell_id.replace(":", "_")))
     return len(cells)
 
 

@@ -64,7 +64,10 @@ def load_config(path: str | None) -> dict:
 
 def check_spec(spec: str, config: dict) -> None:
     """Refuse an unknown SPEC, or a DFT code whose config lacks what it needs."""
-    if spec == "xtb" or (":" in spec and all(spec.partition(":")[::2])):
+    if spec == "xtb":
+        return
+    if ":" in spec and all(spec.partition(":")[::2]):
+        factory(spec)  # importable here, before any task
         return
     if spec not in CODES:
         raise InputError(f"--calculator: got {spec!r}; expected {SPECS}")
@@ -86,10 +89,15 @@ def make_calculator(spec: str, config: dict, directory: str):
         return TBLite(verbosity=0, **XTB)
     if spec in CODES:
         return _dft(spec, dict(config[spec]), directory)
+    return factory(spec)(directory=directory)
+
+
+def factory(spec: str):
+    """The callable of ``MODULE:FACTORY`` (the current directory is searched first)."""
     from ._fix import load_factory
 
     try:
-        return load_factory(spec)(directory=directory)
+        return load_factory(spec)
     except InputError as exc:
         raise InputError(str(exc).replace("fix uq python", "--calculator")) from exc
 
@@ -100,8 +108,12 @@ def _dft(spec: str, section: dict, directory: str):
     if spec == "vasp":
         from ase.calculators.vasp import Vasp
 
-        if "pp_path" in section:
-            os.environ["VASP_PP_PATH"] = str(section["pp_path"])
+        if "pp_path" in section:  # as [environment] VASP_PP_PATH of ASE's config.ini would
+            from ase.config import cfg
+
+            if not cfg.parser.has_section("environment"):
+                cfg.parser.add_section("environment")
+            cfg.parser["environment"]["VASP_PP_PATH"] = str(section["pp_path"])
         return Vasp(command=section["command"], directory=directory, kpts=kpts, **parameters)
     if spec == "espresso":
         from ase.calculators.espresso import Espresso, EspressoProfile
@@ -115,18 +127,28 @@ def _dft(spec: str, section: dict, directory: str):
     return CP2K(command=section["command"], directory=directory, **parameters)
 
 
-def write_inputs(calc, atoms, spec: str, directory: str) -> list[str]:
-    """Write the input files of a file-based calculator for ``atoms``; returns their names."""
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    before = set(os.listdir(directory))
-    if spec == "cp2k":
-        calc.atoms = atoms.copy()
-        Path(directory, "cp2k.inp").write_text(calc._generate_input())
-    elif spec == "espresso":
-        calc.write_inputs(atoms, ["energy", "forces", "stress"])
-    elif hasattr(calc, "write_input"):
-        calc.write_input(atoms)
-    else:
+def write_inputs(spec: str, config: dict, atoms, directory: str) -> list[str]:
+    """Write the input files of a DFT code for ``atoms`` without running it; their names."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    before = set(os.listdir(folder))
+    if spec not in CODES:
         raise InputError(f"--inputs-only: got --calculator {spec}, which writes no input files; "
-                         "expected vasp, espresso or cp2k")
-    return sorted(set(os.listdir(directory)) - before)
+                         f"expected one of {', '.join(CODES)}")
+    if spec == "cp2k":  # ASE's CP2K starts cp2k_shell when made: write its input without one
+        from ase.calculators.calculator import Calculator
+        from ase.calculators.cp2k import CP2K
+
+        calc = CP2K.__new__(CP2K)
+        calc._shell, calc._debug, calc._force_env_id = None, False, None
+        Calculator.__init__(calc, label=str(folder / "cp2k"),
+                            **dict(config[spec].get("parameters", {})))
+        calc.atoms = atoms.copy()
+        (folder / "cp2k.inp").write_text(calc._generate_input())
+    elif spec == "espresso":
+        calc = make_calculator(spec, config, directory)
+        calc.template.write_input(calc.profile, folder, atoms, dict(calc.parameters),
+                                  ["energy", "forces", "stress"])
+    else:
+        make_calculator(spec, config, directory).write_input(atoms)
+    return sorted(set(os.listdir(folder)) - before)
