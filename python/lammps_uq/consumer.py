@@ -152,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
         os.nice(args.nice)
     if not args.follow:
         require_file(args.regions, "REGIONS")
+    if args.centre_index is not None:
+        raise InputError(f"--centre-index: got {args.centre_index}; extract takes each centre "
+                         "from its region frame (centre_id); use lammps-uq carve for plain frames")
     settings = carve_settings_of(args)
     # every option checked (and the committee loaded) before any work; kept for --workers 0
     cached(settings_key(settings), lambda: carve_settings(settings))

@@ -97,9 +97,6 @@ class Progress:
         self.pending = self.running = self.done = self.failed = 0
         self._shown, self._last = None, 0.0
 
-    def submitted(self, future: Future) -> None:
-        self.pending += 1
-
     def update(self, futures) -> None:
         """Recount from the live futures (pending or running) plus the finished counts."""
         live = [f for f in futures if not f.done()]
