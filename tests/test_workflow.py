@@ -63,10 +63,12 @@ def wait_for(condition, seconds: float = 120.0) -> None:
 @pytest.mark.slow
 def test_regions_to_labelled_cells(lammps_env, tmp_path, capsys):
     output = run_template(tmp_path, lammps_env)
-    assert "fix uq carve: 4 cells in cells; waited" in output
     regions = ase.io.read(tmp_path / "uq_regions.extxyz", ":")
+    n = len(regions)
+    assert n >= 2, output[-3000:]
+    assert f"fix uq carve: {n} cells in cells; waited" in output
     selected = sorted((int(r.info["step"]), int(r.info["centre_id"])) for r in regions)
-    assert len(selected) == 4 and len(set(selected)) == 4
+    assert len(set(selected)) == n
 
     (tmp_path / "parsl.py").write_text(PARSL.format(run_dir=tmp_path / "runinfo"))
     out = tmp_path / "labelled.extxyz"
@@ -76,25 +78,25 @@ def test_regions_to_labelled_cells(lammps_env, tmp_path, capsys):
     got = sorted((int(f.info["parent_step"]), int(f.info["centre_id"])) for f in labelled)
     assert got == selected  # every selected centre is one labelled cell, none twice
     assert all(f.arrays["REF_forces"].shape == (24, 3) for f in labelled)
-    assert "4 cells labelled, 0 already there, 0 failed" in capsys.readouterr().out
+    assert f"{n} cells labelled, 0 already there, 0 failed" in capsys.readouterr().out
 
     # the consumer killed mid-way (a torn frame in the file) and restarted: the same cells
     data = (tmp_path / "uq_regions.extxyz").read_bytes()
     ends = [k for k in range(len(data)) if data.startswith(b"\n", k)]
-    lines_per_frame = len(regions[0]) + 2
-    cut = ends[2 * lines_per_frame - 1] + 1 + 50  # two whole frames and a piece of the third
+    cut = ends[len(regions[0]) + 1] + 1 + 50  # the first frame whole and a piece of the second
     partial = tmp_path / "partial.extxyz"
     partial.write_bytes(data[:cut])
     proc = consumer(partial, tmp_path / "again")
-    wait_for(lambda: len(list((tmp_path / "again").glob("cell_*.extxyz"))) == 2)
+    wait_for(lambda: len(list((tmp_path / "again").glob("cell_*.extxyz"))) == 1)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     partial.write_bytes(data)
     proc = consumer(partial, tmp_path / "again")
     (tmp_path / "partial.extxyz.done").write_text(f"{len(data)}\n")
     text, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 0 and "2 cells written, 2 already there, 0 failed" in text, text
+    assert proc.returncode == 0 and f"{n - 1} cells written, 1 already there, 0 failed" in text, \
+        text
     first, again = cells_of(tmp_path / "cells"), cells_of(tmp_path / "again")
-    assert sorted(first) == sorted(again) and len(first) == 4
+    assert sorted(first) == sorted(again) and len(first) == n
     for name, cell in first.items():
         np.testing.assert_allclose(again[name].positions, cell.positions, atol=1e-8)

@@ -145,7 +145,7 @@ def lock_folder(out: Path):
 def run(args: argparse.Namespace) -> int:
     """``lammps-uq extract REGIONS -o DIR [--follow] [carve options]``."""
     from .carve_io import carve_settings
-    from .executors import cached, make_executor
+    from .executors import cached, close, make_executor
     from .inputs import output_dir, require_file
 
     if args.nice:
@@ -166,8 +166,10 @@ def run(args: argparse.Namespace) -> int:
         with lock_folder(out):
             tally = extract(args.regions, out, settings, executor, follow=args.follow,
                             until_pid=args.until_pid, poll=args.poll)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        close(executor, cancel=True)
+        raise
+    close(executor)
     print(f"lammps-uq extract: {tally.written} cells written, {tally.skipped} already there, "
           f"{tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1

@@ -89,6 +89,15 @@ def make_executor(workers: int = 1, parsl_config: str | None = None) -> Executor
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
+def close(executor: Executor, cancel: bool = False) -> None:
+    """Shut ``executor`` down; ``cancel`` drops queued tasks where the executor can (Parsl
+    cannot, and warns if asked)."""
+    if cancel and type(executor).__module__.split(".")[0] != "parsl":
+        executor.shutdown(wait=True, cancel_futures=True)
+    else:
+        executor.shutdown(wait=True)
+
+
 class Progress:
     """Counts of tasks pending / running / done / failed, shown as one line on stderr."""
 

@@ -202,7 +202,7 @@ def write_all_inputs(cells, output: Path, spec: str, config: dict) -> int:
 
 def run(args) -> int:
     """``lammps-uq label CELLS -o OUT --calculator SPEC [...]``."""
-    from .executors import make_executor
+    from .executors import close, make_executor
     from .inputs import output_dir
     from .reference_calcs import check_spec, load_config
 
@@ -223,8 +223,10 @@ def run(args) -> int:
     try:
         labelled, skipped, failed = label_cells(cells, output, args.calculator, config, executor,
                                                 retries=args.retries, timeout=args.timeout)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        close(executor, cancel=True)
+        raise
+    close(executor)
     print(f"lammps-uq label: {labelled} cells labelled, {skipped} already there, {failed} failed"
           + (f" (reasons in {FailureLog(output).path})" if failed else ""))
     return 0 if failed == 0 else 1
