@@ -157,3 +157,22 @@ def test_extract_errors_are_one_line(argv, message, tmp_path, capsys):
         main([word.format(**names) for word in argv])
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip() == message.format(**names)
+
+
+@pytest.mark.lammps
+@pytest.mark.mpi
+def test_insitu_no_wait_leaves_the_consumer_carving(lammps_env, tmp_path):
+    """fix uq ... carve DIR --no-wait: the run ends at once, the consumer finishes alone."""
+    from test_carve import insitu_script
+
+    lammps_env.write_data(testing.water_box(216, seed=2), tmp_path / "data.w", ["O", "H"])
+    script = insitu_script(tmp_path / "data.w", "python lammps_uq.evaluators.analytic:lj_committee",
+                           "cells --molecules 8 --no-relax --no-wait")
+    rc, output = lammps_env.run_lmp(tmp_path, script, 2)
+    assert rc == 0, output[-3000:]
+    assert "fix uq carve: the consumer carves on into cells (--no-wait" in output
+    assert (tmp_path / "r.extxyz.done").read_text() == f"{os.path.getsize(tmp_path / 'r.extxyz')}\n"
+    wait_for(lambda: "cells written" in (tmp_path / "cells" / "extract.log").read_text())
+    assert "2 cells written, 0 already there, 0 failed" in (tmp_path / "cells" /
+                                                           "extract.log").read_text()
+    assert len(list((tmp_path / "cells").glob("cell_*.extxyz"))) == 2
