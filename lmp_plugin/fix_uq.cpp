@@ -94,6 +94,10 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
 void FixUQ::create_evaluator()
 {
   std::string err;
+  if (sel.carve) {    // the consumer of the region file is started by rank 0 (lammps_uq.insitu)
+    spec.options.emplace_back("carve_file", sel.region_file);
+    spec.options.emplace_back("carve_rank0", comm->me == 0 ? "1" : "0");
+  }
   bridge = uq_load_bridge(err);
   if (bridge) err = bridge->create(spec, info);
   if (!sync(err.empty(), 0)) fail_all("setting up the evaluator", err, !err.empty());
@@ -325,6 +329,8 @@ void FixUQ::post_run()
   if (comm->me == 0 && !inside.empty())
     utils::logmesg(lmp, "fix uq {}: evaluator on rank 0: {}; waiting for other ranks {:.4g} s\n",
                    id, inside, wait_seconds);
+  const std::string finished = bridge->finish_run();    // in-situ carving: wait for the consumer
+  if (comm->me == 0 && !finished.empty()) utils::logmesg(lmp, "{}\n", finished);
   run_begun = false;
 }
 

@@ -108,6 +108,7 @@ class PythonBridge : public UQBridge {
   std::string evaluate(UQEvaluation &ev) override;
   void release_outputs() override;
   std::string report() override;
+  std::string finish_run() override;
   std::string write_region(const std::string &path, const double *rows, int nrows,
                            const std::string &info_json, long long &bytes) override;
 
@@ -272,6 +273,16 @@ std::string PythonBridge::report()
   std::string text = (res && PyUnicode_Check(res)) ? PyUnicode_AsUTF8(res) : "";
   if (!res) PyErr_Clear();
   Py_XDECREF(res);
+  return text;
+}
+
+std::string PythonBridge::finish_run()
+{
+  GIL gil;
+  PyObject *res = PyObject_CallMethod(session, "finish_run", nullptr);
+  if (!res) return "fix uq carve: " + fetch_error();
+  std::string text = PyUnicode_Check(res) ? PyUnicode_AsUTF8(res) : "";
+  Py_DECREF(res);
   return text;
 }
 

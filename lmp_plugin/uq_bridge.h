@@ -75,6 +75,8 @@ class UQBridge {
   virtual void release_outputs() = 0;
   // The evaluator's own time split since the last call ("" if it keeps none).
   virtual std::string report() = 0;
+  // End of a run: the in-situ carving consumer is told and awaited; a line for the log or "".
+  virtual std::string finish_run() = 0;
   // Appends one region frame (rows: nrows x 10 = id, type, x, y, z, s_atom, s_local,
   // fx, fy, fz) to path, starting the file if bytes < 0; bytes becomes the new size.
   virtual std::string write_region(const std::string &path, const double *rows, int nrows,

@@ -173,7 +173,7 @@ class Session:
         self.evaluator, self.name = evaluator, name
         self.numbers = np.asarray(numbers, dtype=np.int64)
         self._forward, self._reverse = forward, reverse
-        self.carver = None  # fix uq ... carve DIR: carves each region on rank 0 as written
+        self.extractor = None  # fix uq ... carve DIR: the consumer process (lammps_uq.insitu)
 
     def describe(self, rcut: float = 4.0) -> tuple[int, float, int, list[int], str, float]:
         """(n_models, ghost_cutoff, max_exchange_width, atomic number per type, name, alpha).
@@ -191,7 +191,14 @@ class Session:
         """Append one region snapshot (rank 0 only); returns the file size after it."""
         from .regions import write_region
 
-        return write_region(path, table_view, nrows, info_json, self.numbers, size, self.carver)
+        size = write_region(path, table_view, nrows, info_json, self.numbers, size)
+        if self.extractor is not None:
+            self.extractor.frame_written()
+        return size
+
+    def finish_run(self) -> str:
+        """End of a run (every rank): the in-situ carving consumer is told, and awaited."""
+        return self.extractor.finish_run() if self.extractor is not None else ""
 
     def report(self) -> str:
         """The evaluator's own time split since the last report, if it keeps one."""
@@ -243,11 +250,12 @@ def create(args, elements, units, options, forward, reverse) -> Session:
                 if key.startswith("setting.")}
     check_settings(settings, style="fix")  # the rules lammps-uq select uses too
     carve_words = options.pop("carve", None)
+    carve_file, rank0 = options.pop("carve_file", ""), options.pop("carve_rank0", "1") == "1"
     evaluator, name = build_evaluator(list(args), list(elements), options)
     check_evaluator(evaluator, name)
     session = Session(evaluator, name, numbers, forward, reverse)
     if carve_words is not None:
-        from .carve_io import InSituCarver
+        from .insitu import InSituExtract
 
-        session.carver = InSituCarver(carve_words.split(), evaluator)
+        session.extractor = InSituExtract(carve_words.split(), evaluator, carve_file, rank0)
     return session

@@ -70,6 +70,11 @@ def write_atomic(path: Path, write) -> None:
             os.unlink(tmp)
 
 
+def cell_name(atoms, index: int) -> str:
+    """``cell_STEP_CENTRE_INDEX``: the parent step, the centre id and the frame's index."""
+    return f"cell_{atoms.info.get('step', 'x')}_{atoms.info.get('centre_id', index)}_{index:05d}"
+
+
 def carve_file(frames_path: str, out: Path, options: CarveOptions, **kwargs) -> tuple[int, int, int]:
     """Carve every frame of an extxyz file; returns (written, already there, failed)."""
     return carve_frames(iter_frames(frames_path, "REGIONS"), out, options, **kwargs)
@@ -77,15 +82,18 @@ def carve_file(frames_path: str, out: Path, options: CarveOptions, **kwargs) -> 
 
 def carve_frames(frames, out: Path, options: CarveOptions, *, calculator=None,
                  fmt: str | None = None, centre_index: int | None = None,
-                 provenance: dict | None = None) -> tuple[int, int, int]:
-    """Carve frames into ``out``; a bad frame is reported and skipped, the others go on."""
+                 provenance: dict | None = None, first: int = 0) -> tuple[int, int, int]:
+    """Carve frames into ``out``; a bad frame is reported and skipped, the others go on.
+
+    ``first`` is the index in its file of the first frame (the cell's name carries it).
+    """
     import ase.io
 
     check_format(fmt)
     out.mkdir(parents=True, exist_ok=True)
     written = skipped = failed = 0
-    for k, atoms in enumerate(frames):
-        name = f"cell_{atoms.info.get('step', 'x')}_{atoms.info.get('centre_id', k)}_{k:05d}"
+    for k, atoms in enumerate(frames, start=first):
+        name = cell_name(atoms, k)
         target = out / f"{name}.extxyz"
         if target.exists():
             skipped += 1
@@ -157,7 +165,8 @@ def carve_settings(args, evaluator=None) -> tuple[CarveOptions, object, dict]:
     if not args.relax:
         return options, None, {}
     if args.committee:
-        calculator = CommitteeCalculator(args.committee, label="carve --committee")
+        calculator = CommitteeCalculator(args.committee, label="carve --committee",
+                                         dtype=getattr(args, "dtype", "float64"))
     elif isinstance(evaluator, MaceCommittee):
         calculator = CommitteeCalculator.from_committee(evaluator)
     else:
@@ -188,27 +197,3 @@ def carve_options(args) -> CarveOptions:
     if options.molecules is None and options.radius is None:
         options.molecules = 64
     return options
-
-
-class InSituCarver:
-    """``fix uq ... carve DIR [options of lammps-uq carve]``: carves each region as written."""
-
-    def __init__(self, words: list[str], evaluator):
-        from .cli import build_parser
-
-        if not words:
-            raise InputError("fix uq carve: missing DIR; expected carve DIR [--molecules K ...]")
-        try:
-            args = build_parser().parse_args(["carve", "REGIONS", "-o", *words])
-        except SystemExit as exc:  # argparse printed the reason
-            raise InputError(f"fix uq carve: bad options {' '.join(words)!r}; expected "
-                             "carve DIR followed by options of 'lammps-uq carve'") from exc
-        from .inputs import output_dir
-
-        # checked (and made) now, before step 0, not at the first centre
-        self.out, self.fmt = output_dir(args.output, "fix uq carve"), args.format
-        self.options, self.calculator, self.provenance = carve_settings(args, evaluator)
-
-    def __call__(self, frame) -> None:
-        carve_frames([frame], self.out, self.options, calculator=self.calculator, fmt=self.fmt,
-                     provenance=self.provenance)

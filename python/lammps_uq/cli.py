@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .cli_workflow import add_workflow
 from .errors import InputError
 
 
@@ -110,29 +111,11 @@ def _carve(args: argparse.Namespace) -> int:
 
 
 def _add_carve(sub) -> None:
+    from .carve_args import add_carve_options
+
     carve = sub.add_parser("carve", help="carve region frames into DFT-ready cells")
     carve.add_argument("regions", help="extxyz: fix uq regions, or any frame with --centre-index")
-    carve.add_argument("-o", "--output", required=True, help="folder of the cells")
-    size = carve.add_mutually_exclusive_group()
-    size.add_argument("--molecules", type=int, help="K whole molecules (default 64)")
-    size.add_argument("--radius", type=float,
-                      help="whole molecules (atoms of solids) within R Å of the centre")
-    carve.add_argument("--box", type=float, help="cubic length (Å) instead of the parent density")
-    carve.add_argument("--cluster", action="store_true", help="non-periodic cluster with vacuum")
-    carve.add_argument("--vacuum", type=float, default=6.0, help="Å around a cluster")
-    carve.add_argument("--centre-index", type=int, help="centre atom (0-based) of plain frames")
-    carve.add_argument("--committee", nargs="+", help="MACE models for the border relaxation")
-    carve.add_argument("--relax", action=argparse.BooleanOptionalAction, default=True)
-    relax = carve.add_argument_group("border relaxation (paper's Methods B values)")
-    relax.add_argument("--fixed-fraction", type=float, default=0.8,
-                       help="atoms within this fraction of l/2 stay fixed")
-    relax.add_argument("--pad", type=float, default=2.0, help="Å added per direction at first")
-    relax.add_argument("--shrink", type=float, default=0.2, help="Å removed per direction a cycle")
-    relax.add_argument("--bfgs-steps", type=int, default=5, help="BFGS steps per cycle")
-    relax.add_argument("--contact", type=float, default=1.0,
-                       help="contact wall at this fraction of the parent's closest contacts; 0: off")
-    relax.add_argument("--contact-k", type=float, default=10.0, help="wall stiffness, eV/Å²")
-    carve.add_argument("--format", help="also write DFT input: vasp or espresso")
+    add_carve_options(carve)
     carve.set_defaults(run=_carve)
 
 
@@ -158,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--committee", nargs="+", help="MACE model files to compute s_local")
     select.set_defaults(run=_select)
     _add_carve(sub)
+    add_workflow(sub)
     _add_calibrate(sub)
     _add_demo(sub)
     for subcommand in sub.choices.values():  # -T also after the subcommand's name
