@@ -22,7 +22,8 @@ from parsl.providers import LocalProvider
 
 config = Config(executors=[HighThroughputExecutor(
     label="local", max_workers_per_node=2, cores_per_worker=1, address="127.0.0.1",
-    provider=LocalProvider(init_blocks=1, max_blocks=1))], run_dir="{run_dir}")
+    provider=LocalProvider(init_blocks=1, max_blocks=1))], run_dir="{run_dir}",
+    initialize_logging=False)  # parsl leaves its parsl.log handler open after shutdown
 """
 
 
