@@ -145,7 +145,7 @@ def lock_folder(out: Path):
 def run(args: argparse.Namespace) -> int:
     """``lammps-uq extract REGIONS -o DIR [--follow] [carve options]``."""
     from .carve_io import carve_settings
-    from .executors import cached, close, make_executor
+    from .executors import cached, running
     from .inputs import output_dir, require_file
 
     if args.nice:
@@ -161,15 +161,9 @@ def run(args: argparse.Namespace) -> int:
     out = output_dir(args.output, "--output")
     if args.until_pid is not None and args.until_pid <= 0:
         raise InputError(f"--until-pid: got {args.until_pid}; expected a process id > 0")
-    executor = make_executor(args.workers, args.parsl_config)
-    try:
-        with lock_folder(out):
-            tally = extract(args.regions, out, settings, executor, follow=args.follow,
-                            until_pid=args.until_pid, poll=args.poll)
-    except BaseException:
-        close(executor, cancel=True)
-        raise
-    close(executor)
+    with running(args.workers, args.parsl_config) as executor, lock_folder(out):
+        tally = extract(args.regions, out, settings, executor, follow=args.follow,
+                        until_pid=args.until_pid, poll=args.poll)
     print(f"lammps-uq extract: {tally.written} cells written, {tally.skipped} already there, "
           f"{tally.failed} failed", flush=True)
     return 0 if tally.failed == 0 else 1

@@ -18,8 +18,9 @@ from __future__ import annotations
 import sys
 import time
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .errors import InputError
 
@@ -87,6 +88,19 @@ def make_executor(workers: int = 1, parsl_config: str | None = None) -> Executor
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+@contextmanager
+def running(workers: int = 1, parsl_config: str | None = None) -> Iterator[Executor]:
+    """The executor of ``--workers``/``--parsl-config``, shut down on leaving (queued tasks
+    dropped where possible when leaving by an exception, e.g. Ctrl-C)."""
+    executor = make_executor(workers, parsl_config)
+    try:
+        yield executor
+    except BaseException:
+        close(executor, cancel=True)
+        raise
+    close(executor)
 
 
 def close(executor: Executor, cancel: bool = False) -> None:

@@ -202,7 +202,7 @@ def write_all_inputs(cells, output: Path, spec: str, config: dict) -> int:
 
 def run(args) -> int:
     """``lammps-uq label CELLS -o OUT --calculator SPEC [...]``."""
-    from .executors import close, make_executor
+    from .executors import running
     from .inputs import output_dir
     from .reference_calcs import check_spec, load_config
 
@@ -219,14 +219,9 @@ def run(args) -> int:
         count = write_all_inputs(cells, output, args.calculator, config)
         print(f"lammps-uq label: inputs of {count} cells in {output}.inputs")
         return 0
-    executor = make_executor(args.workers, args.parsl_config)
-    try:
+    with running(args.workers, args.parsl_config) as executor:
         labelled, skipped, failed = label_cells(cells, output, args.calculator, config, executor,
                                                 retries=args.retries, timeout=args.timeout)
-    except BaseException:
-        close(executor, cancel=True)
-        raise
-    close(executor)
     print(f"lammps-uq label: {labelled} cells labelled, {skipped} already there, {failed} failed"
           + (f" (reasons in {FailureLog(output).path})" if failed else ""))
     return 0 if failed == 0 else 1
