@@ -165,7 +165,7 @@ def _add_calibrate(sub) -> None:
                      help="folder of calibration.json (default: the models', never the package's)")
     cal.add_argument("--force", action="store_true", help="overwrite an existing calibration.json")
     cal.add_argument("--plot", default="calibration.png", help="figure path")
-    cal.set_defaults(run=lambda args: _lazy("calibrate", args))
+    cal.set_defaults(run=lambda args: _lazy("cli_calibrate", args))
 
 
 def _add_demo(sub) -> None:
