@@ -44,7 +44,7 @@ void FixUQ::check(bool statistics, bool drive_forces)
   ++nevals;
   if (statistics) {
     last_check_step = update->ntimestep;
-    if (run_begun) check_region_size();
+    check_region_size();    // the box may have shrunk since setup
     atomic_statistics(ev);
     comm_rows(s_atom, 1, 1, false);
     lap(T_COMM);
