@@ -35,7 +35,7 @@ import json, os, sys, time, glob
 os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
 import torch
 from lammps_uq import CommitteeCalculator, testing
-from lammps_uq._speed import tune_malloc
+from lammps_uq.committee.speed import tune_malloc
 tune_malloc()
 torch.set_num_threads(2)
 atoms = testing.water_box(int(sys.argv[1]) // 3, seed=0)

@@ -39,7 +39,7 @@ fix md all nve
 thermo 100
 run {steps}
 """
-FIX = "fix uq all uq {every} python lammps_uq.evaluators.analytic:lj_committee elements Cu Ni"
+FIX = "fix uq all uq {every} python lammps_uq.committee.evaluators.analytic:lj_committee elements Cu Ni"
 
 
 def run(folder: Path, nprocs: int, with_fix: bool, steps: int, every: int) -> str:

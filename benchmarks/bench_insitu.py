@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from lammps_uq.demo import launcher, prepare
+from lammps_uq.cli.demo import launcher, prepare
 
 CARVE = "carve cells --molecules 24"
 

@@ -94,7 +94,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
 void FixUQ::create_evaluator()
 {
   std::string err;
-  if (sel.carve) {    // the consumer of the region file is started by rank 0 (lammps_uq.insitu)
+  if (sel.carve) {    // the consumer of the region file is started by rank 0 (lammps_uq.fix.insitu)
     spec.options.emplace_back("carve_file", sel.region_file);
     spec.options.emplace_back("carve_rank0", comm->me == 0 ? "1" : "0");
   }

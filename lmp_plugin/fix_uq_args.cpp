@@ -53,7 +53,7 @@ std::string FixUQ::word(int narg, char **arg, int iarg)
   return arg[iarg + 1];
 }
 
-// a numeric keyword: its word goes to lammps_uq.selection.check_settings, the one set of
+// a numeric keyword: its word goes to lammps_uq.science.settings.check_settings, the one set of
 // rules the fix and the offline tools share; apply_settings() reads it once checked
 void FixUQ::setting(int narg, char **arg, int iarg)
 {

@@ -68,7 +68,7 @@ std::string fetch_error()
   PyErr_NormalizeException(&type, &value, &tb);
   if (tb) PyException_SetTraceback(value, tb);
   std::string text;
-  PyObject *mod = PyImport_ImportModule("lammps_uq._fix");
+  PyObject *mod = PyImport_ImportModule("lammps_uq.fix.bridge");
   PyObject *res = mod ? PyObject_CallMethod(mod, "format_exception", "O", value) : nullptr;
   if (res && PyUnicode_Check(res)) {
     text = PyUnicode_AsUTF8(res);
@@ -116,7 +116,7 @@ class PythonBridge : public UQBridge {
 
  private:
   PyObject *capsule;              // holds `this` for the exchange functions
-  PyObject *session = nullptr;    // lammps_uq._fix.Session
+  PyObject *session = nullptr;    // lammps_uq.fix.bridge.Session
   Py_buffer fbuf{}, ebuf{};       // buffers of the returned forces and energies
   bool holding = false;           // whether fbuf/ebuf are held
   std::string read_info(double rcut, UQEvaluatorInfo &info);
@@ -175,7 +175,7 @@ PythonBridge::~PythonBridge()
 std::string PythonBridge::create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &info)
 {
   GIL gil;
-  PyObject *mod = PyImport_ImportModule("lammps_uq._fix");
+  PyObject *mod = PyImport_ImportModule("lammps_uq.fix.bridge");
   if (!mod) return fetch_error();
   PyObject *fwd = PyCFunction_New(&forward_def, capsule);
   PyObject *rev = PyCFunction_New(&reverse_def, capsule);

@@ -12,7 +12,7 @@ import numpy as np
 
 BIN = Path(sys.executable).parent
 ELEMENTS = ["Cu", "Ni"]
-FACTORY = "lammps_uq.evaluators.analytic:lj_committee"
+FACTORY = "lammps_uq.committee.evaluators.analytic:lj_committee"
 TIMEOUT = 120  # seconds a LAMMPS test process may take before it counts as a hang
 
 
@@ -112,7 +112,7 @@ print "UQVECTOR $(f_mon[1]:%.17g) $(f_mon[2]:%.17g) $(f_mon[3]:%.17g) $(f_mon[4]
 
 def read_dump(path: Path) -> list[np.ndarray]:
     """Frames of a `dump custom` file, each an array sorted by atom id."""
-    from lammps_uq.demo import read_dump_frames
+    from lammps_uq.cli.demo import read_dump_frames
 
     return [table for _, _, table in read_dump_frames(path)]
 

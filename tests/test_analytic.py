@@ -1,4 +1,4 @@
-"""Tests of the analytic Lennard-Jones committee (lammps_uq.evaluators.analytic)."""
+"""Tests of the analytic Lennard-Jones committee (lammps_uq.committee.evaluators.analytic)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from ase.build import bulk
 from ase.calculators.lj import LennardJones
 
 from lammps_uq.errors import InputError
-from lammps_uq.evaluators import Evaluator, NoExchange
-from lammps_uq.evaluators.analytic import PairCommittee, lj_committee
+from lammps_uq.committee.evaluators import Evaluator, NoExchange
+from lammps_uq.committee.evaluators.analytic import PairCommittee, lj_committee
 
 
 def _rattled_fcc(symbols, a, repeat, seed, stdev=0.05):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from lammps_uq import calibrate, uncertainty
+from lammps_uq.science import calibrate, uncertainty
 
 
 def test_spearman_and_ranks_by_hand():

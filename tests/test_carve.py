@@ -7,9 +7,9 @@ import pytest
 from ase.geometry import find_mic
 
 from lammps_uq import testing
-from lammps_uq.carve import CarveOptions, carve, relax_border
+from lammps_uq.extract.carve import CarveOptions, carve, relax_border
 from lammps_uq.errors import InputError
-from lammps_uq.molecules import find_molecules
+from lammps_uq.extract.molecules import find_molecules
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def water():
 
     if helpers.lammps_problem():
         pytest.skip(helpers.lammps_problem())
-    from lammps_uq.water import spcfw_frames
+    from lammps_uq.committee.water import spcfw_frames
 
     atoms = spcfw_frames(216, density=0.86, temperature=350.0, steps=1000, every=1000, seed=9)[-1]
     assert "mol" in atoms.arrays
@@ -83,7 +83,7 @@ def region_frame(water, centre: int, region: float):
 
 
 def test_region_frame_rim_fragments_are_never_carved(water):
-    from lammps_uq.carve_io import carve_one
+    from lammps_uq.extract.carve_io import carve_one
 
     frame = region_frame(water, 3 * 100, 7.0)
     assert len(frame) % 3 != 0  # the rim cuts molecules: the frame holds fragments
@@ -113,7 +113,7 @@ def test_relaxation_moves_only_the_border(water):
 def test_cluster_and_dft_formats_round_trip(water, tmp_path):
     import ase.io
 
-    from lammps_uq.carve_io import write_dft_input
+    from lammps_uq.extract.carve_io import write_dft_input
 
     cluster, _ = carved(water, molecules=16, cluster=True)
     assert not cluster.pbc.any()
@@ -208,7 +208,7 @@ def test_insitu_carving_writes_cells_while_running(relax, lammps_env, tmp_path):
                                 max_ell=1, correlation=1, r_max=3.5)
         evaluator, words = f"mace {tmp_path}/models/*.model", "cells --molecules 8"
     else:
-        evaluator = "python lammps_uq.evaluators.analytic:lj_committee"
+        evaluator = "python lammps_uq.committee.evaluators.analytic:lj_committee"
         words = "cells --molecules 8 --no-relax --format vasp"
     rc, output = lammps_env.run_lmp(tmp_path, insitu_script(tmp_path / "data.w", evaluator,
                                                              words), 2)
@@ -226,7 +226,7 @@ def test_insitu_carving_writes_cells_while_running(relax, lammps_env, tmp_path):
 @pytest.mark.lammps
 def test_insitu_relaxation_needs_a_committee(lammps_env, tmp_path):
     lammps_env.write_data(testing.water_box(216, seed=2), tmp_path / "data.w", ["O", "H"])
-    text = insitu_script(tmp_path / "data.w", "python lammps_uq.evaluators.analytic:lj_committee",
+    text = insitu_script(tmp_path / "data.w", "python lammps_uq.committee.evaluators.analytic:lj_committee",
                          "cells --molecules 8")
     rc, output = lammps_env.run_lmp(tmp_path, text, 1)
     assert rc != 0 and "border relaxation needs a MACE committee" in output

@@ -8,18 +8,18 @@ import os
 import numpy as np
 import pytest
 
-from lammps_uq.carve import CarveOptions, carve, relax_border
-from lammps_uq.molecules import find_molecules
+from lammps_uq.extract.carve import CarveOptions, carve, relax_border
+from lammps_uq.extract.molecules import find_molecules
 
 pytestmark = [pytest.mark.slow]
 REQUIRE_ALL = os.environ.get("LAMMPS_UQ_REQUIRE_ALL") == "1"
 
 
 def committee():
-    from lammps_uq.evaluators.mace_committee import default_committee_dir
+    from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
 
     if not list(default_committee_dir().glob("member_*.model")) and not REQUIRE_ALL:
-        pytest.skip("the default committee is not built (python -m lammps_uq.train_default)")
+        pytest.skip("the default committee is not built (python -m lammps_uq.committee.train_default)")
     from lammps_uq import CommitteeCalculator
 
     return CommitteeCalculator("default")
@@ -30,7 +30,7 @@ def liquid(n_molecules: int, seed: int):
 
     if helpers.lammps_problem():
         pytest.skip(helpers.lammps_problem())
-    from lammps_uq.water import spcfw_frames
+    from lammps_uq.committee.water import spcfw_frames
 
     return spcfw_frames(n_molecules, density=0.86, temperature=350.0, steps=1000, every=1000,
                         seed=seed)[-1]

@@ -7,10 +7,10 @@ import pytest
 from ase.build import bulk
 from ase.neighborlist import neighbor_list
 
-from lammps_uq.carve import CarveOptions, carve, relax_border
-from lammps_uq.contact_wall import ContactWall, contact_table
+from lammps_uq.extract.carve import CarveOptions, carve, relax_border
+from lammps_uq.extract.contact_wall import ContactWall, contact_table
 from lammps_uq.errors import InputError
-from lammps_uq.molecules import find_molecules
+from lammps_uq.extract.molecules import find_molecules
 
 BOND = 1.25 * 2 * 1.32  # Å: the bond graph's Cu-Cu cutoff (ASE covalent radius 1.32 Å)
 

@@ -192,7 +192,7 @@ def test_calibrate_never_overwrites_without_force(files, labelled_models, tmp_pa
 
 
 def test_calibrate_never_writes_into_the_package(files, tmp_path, capsys):
-    from lammps_uq.evaluators.mace_committee import default_committee_dir
+    from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
 
     shipped = default_committee_dir() / "calibration.json"
     before = shipped.read_bytes()
@@ -248,7 +248,7 @@ def test_traceback_switch_shows_the_trace(files, tmp_path):
 
 
 def test_cells_and_dft_inputs_get_the_umask(files, tmp_path, capsys):
-    from lammps_uq.carve_io import write_atomic
+    from lammps_uq.extract.carve_io import write_atomic
 
     old = os.umask(0o022)
     try:
@@ -268,7 +268,7 @@ def test_cells_and_dft_inputs_get_the_umask(files, tmp_path, capsys):
 
 
 def test_a_bug_is_one_line_marked_internal_and_minus_t_shows_it(monkeypatch, capsys):
-    from lammps_uq import cli
+    from lammps_uq.cli import app as cli
 
     def broken(_args):
         raise ZeroDivisionError("division by zero\nsecond line")

@@ -15,7 +15,7 @@ import pytest
 from lammps_uq import testing
 from lammps_uq.cli import main
 from lammps_uq.errors import InputError
-from lammps_uq.follow import FrameFollower, cut_torn_tail
+from lammps_uq.extract.follow import FrameFollower, cut_torn_tail
 
 WORDS = ["--molecules", "4", "--no-relax"]
 
@@ -166,7 +166,7 @@ def test_insitu_no_wait_leaves_the_consumer_carving(lammps_env, tmp_path):
     from test_carve import insitu_script
 
     lammps_env.write_data(testing.water_box(216, seed=2), tmp_path / "data.w", ["O", "H"])
-    script = insitu_script(tmp_path / "data.w", "python lammps_uq.evaluators.analytic:lj_committee",
+    script = insitu_script(tmp_path / "data.w", "python lammps_uq.committee.evaluators.analytic:lj_committee",
                            "cells --molecules 8 --no-relax --no-wait")
     rc, output = lammps_env.run_lmp(tmp_path, script, 2)
     assert rc == 0, output[-3000:]

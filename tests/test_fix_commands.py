@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = [pytest.mark.lammps]
 
-GOOD = "lammps_uq.evaluators.analytic:lj_committee"
+GOOD = "lammps_uq.committee.evaluators.analytic:lj_committee"
 SELECT = "threshold 0.05 max_centres 2 separation 5.0 region 5.0 file r.extxyz devi d.out"
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lammps_uq import uncertainty
-from lammps_uq.evaluators.analytic import lj_committee
+from lammps_uq.science import uncertainty
+from lammps_uq.committee.evaluators.analytic import lj_committee
 
 pytestmark = [pytest.mark.lammps, pytest.mark.mpi]
 
@@ -15,7 +15,7 @@ RTOL = 1e-10
 EXCHANGE_PROBE = '''
 import os
 import numpy as np
-from lammps_uq.evaluators.analytic import lj_committee
+from lammps_uq.committee.evaluators.analytic import lj_committee
 
 
 class Probe:

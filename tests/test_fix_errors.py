@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.lammps]
 BAD_EVALUATORS = '''
 import os
 import numpy as np
-from lammps_uq.evaluators.analytic import lj_committee
+from lammps_uq.committee.evaluators.analytic import lj_committee
 
 
 def raising(elements):
@@ -87,14 +87,14 @@ run 0
 """
 
 
-GOOD = "lammps_uq.evaluators.analytic:lj_committee"
+GOOD = "lammps_uq.committee.evaluators.analytic:lj_committee"
 CASES = {
     "unknown keyword": (f"1 python {GOOD} elements Cu Ni bogus 3", "Unknown fix uq keyword bogus"),
     "missing value": (f"1 python {GOOD} elements Cu Ni rcut", "fix uq rcut"),
     "bad rcut": (f"1 python {GOOD} elements Cu Ni rcut -1", "fix uq rcut: got '-1'; expected a finite number > 0"),
     "bad alpha": (f"1 python {GOOD} elements Cu Ni alpha 0", "fix uq alpha: got '0'; expected a finite number > 0 or auto"),
     "alpha auto without calibration": (f"1 python {GOOD} elements Cu Ni alpha auto",
-                                       "alpha auto: committee lammps_uq.evaluators.analytic:"
+                                       "alpha auto: committee lammps_uq.committee.evaluators.analytic:"
                                        "lj_committee records no fitted alpha"),
     "N zero": (f"0 python {GOOD} elements Cu Ni", "must be a positive integer, got 0"),
     "N negative": (f"-5 python {GOOD} elements Cu Ni", "must be a positive integer, got -5"),

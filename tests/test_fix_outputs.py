@@ -113,8 +113,8 @@ def test_too_many_elements_names_them_all(lammps_env, tmp_path):
 
 FAILING_WRITER = '''
 import os
-import lammps_uq.regions as regions
-from lammps_uq.evaluators.analytic import lj_committee
+import lammps_uq.fix.regions as regions
+from lammps_uq.committee.evaluators.analytic import lj_committee
 
 KIND = {kind!r}
 

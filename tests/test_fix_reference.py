@@ -1,12 +1,12 @@
-"""fix uq equals the numpy reference (lammps_uq.uncertainty) on 1, 2 and 4 MPI ranks."""
+"""fix uq equals the numpy reference (lammps_uq.science.uncertainty) on 1, 2 and 4 MPI ranks."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lammps_uq import uncertainty
-from lammps_uq.evaluators.analytic import lj_committee
+from lammps_uq.science import uncertainty
+from lammps_uq.committee.evaluators.analytic import lj_committee
 
 pytestmark = [pytest.mark.lammps, pytest.mark.mpi]
 

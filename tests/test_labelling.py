@@ -162,7 +162,7 @@ def test_dft_inputs_are_written_from_the_config(code, name, expected, tmp_path, 
      "with command"),
     (["--calculator", "espresso", "--calculator-config", "{tmp}/bad.toml"],
      "lammps-uq label: --calculator-config: [espresso] has no pseudopotentials; expected "
-     "command, pseudopotentials (see lammps_uq.reference_calcs)"),
+     "command, pseudopotentials (see lammps_uq.extract.reference_calcs)"),
     (["--calculator", "xtb", "--parsl-config", "{tmp}/missing.py"],
      "lammps-uq label: --parsl-config: got '{tmp}/missing.py' (no such file); expected a Python "
      "file that defines config = parsl.config.Config(...)"),

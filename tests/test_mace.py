@@ -20,7 +20,7 @@ ATOL = 1e-8  # eV/Å, float64
 DUMPER = '''
 import glob, os
 import numpy as np
-from lammps_uq.evaluators.mace_committee import MaceCommittee
+from lammps_uq.committee.evaluators.mace_committee import MaceCommittee
 
 
 class Dumper:

@@ -31,7 +31,7 @@ def same_file_cases(folder, first):
 
 
 def test_the_same_file_twice_is_refused(models, tmp_path):
-    from lammps_uq.evaluators.mace_committee import MaceCommittee
+    from lammps_uq.committee.evaluators.mace_committee import MaceCommittee
 
     folder, (first, second) = models
     local = tmp_path / "m"
@@ -47,7 +47,7 @@ def test_the_same_file_twice_is_refused(models, tmp_path):
 
 def test_a_copied_model_file_is_refused_by_the_fix_and_the_calculator(models, tmp_path):
     from lammps_uq import CommitteeCalculator
-    from lammps_uq._fix import build_evaluator
+    from lammps_uq.fix.bridge import build_evaluator
 
     folder, (first, second) = models
     copy = str(tmp_path / "copy.model")

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 WHERE = '''
 import lammps_uq
-from lammps_uq.evaluators.analytic import lj_committee
+from lammps_uq.committee.evaluators.analytic import lj_committee
 
 def factory(elements):
     with open("imported_from.txt", "w") as fh:

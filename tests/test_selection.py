@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lammps_uq import uncertainty
-from lammps_uq.evaluators.analytic import lj_committee
-from lammps_uq.selection import Selector, select_frames
+from lammps_uq.science import uncertainty
+from lammps_uq.committee.evaluators.analytic import lj_committee
+from lammps_uq.science.selection import Selector, select_frames
 
 pytestmark = [pytest.mark.lammps, pytest.mark.mpi]
 
 SETTINGS = dict(threshold=0.25, max_centres=3, separation=6.0, cooldown=10)
-FIX = ("5 python lammps_uq.evaluators.analytic:lj_committee elements Cu Ni "
+FIX = ("5 python lammps_uq.committee.evaluators.analytic:lj_committee elements Cu Ni "
        "threshold 0.25 max_centres 3 separation 6.0 cooldown 10 region 5.0 "
        "file regions.extxyz devi model_devi.out")
 
@@ -157,7 +157,7 @@ def test_devi_file_parses_like_deepmd_and_equals_reference(runs):
 def test_fix_halt_stops_on_max_local_uncertainty(runs, lammps_env, tmp_path):
     data = runs[1].parent / "data.uq"
     extra = "variable maxuq equal f_mon\nfix stop all halt 5 v_maxuq > 0.01 error soft"
-    rc, output = lammps_env.run_lmp(tmp_path, script(data, "5 python lammps_uq.evaluators."
+    rc, output = lammps_env.run_lmp(tmp_path, script(data, "5 python lammps_uq.committee.evaluators."
                                                       "analytic:lj_committee elements Cu Ni",
                                                       extra=extra))
     assert rc == 0, output[-3000:]
@@ -251,7 +251,7 @@ SELECTION_ERRORS = {
 @pytest.mark.parametrize("case", list(SELECTION_ERRORS), ids=list(SELECTION_ERRORS))
 def test_selection_keyword_errors(case, runs, lammps_env, tmp_path):
     words, message = SELECTION_ERRORS[case]
-    fix = f"5 python lammps_uq.evaluators.analytic:lj_committee elements Cu Ni {words}"
+    fix = f"5 python lammps_uq.committee.evaluators.analytic:lj_committee elements Cu Ni {words}"
     text = script(runs[1].parent / "data.uq", fix, steps=0).replace("comm_modify cutoff 9.5",
                                                                  "comm_modify cutoff 12.0")
     if case == "ghost cutoff":

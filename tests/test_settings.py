@@ -1,5 +1,5 @@
 """One set of rules for the selection settings (issue 11, item 11) and the python evaluator's
-keywords (item 18): ``check_settings``, and ``_fix.create`` as the C++ fix calls it."""
+keywords (item 18): ``check_settings``, and ``fix.bridge.create`` as the C++ fix calls it."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from lammps_uq import _fix
+from lammps_uq.fix import bridge
 from lammps_uq.errors import InputError
-from lammps_uq.settings import check_settings
+from lammps_uq.science.settings import check_settings
 
-FACTORY = ["python", "lammps_uq.evaluators.analytic:lj_committee"]
+FACTORY = ["python", "lammps_uq.committee.evaluators.analytic:lj_committee"]
 
 
 def test_good_words_and_numbers_parse():
@@ -66,32 +66,32 @@ def test_auto_is_a_word_of_the_fix_only():
 
 def test_fix_create_checks_the_settings_words_before_the_evaluator():
     with pytest.raises(InputError) as info:
-        _fix.create(FACTORY, ["Cu", "Ni"], "metal", {"setting.max_centres": "4294967296"},
+        bridge.create(FACTORY, ["Cu", "Ni"], "metal", {"setting.max_centres": "4294967296"},
                     None, None)
     assert str(info.value) == ("fix uq max_centres: got '4294967296'; expected an integer from 1 "
                                "to 2147483647")
     with pytest.raises(InputError, match=r"^fix uq cooldown: got '1e3'; expected an integer"):
-        _fix.create(FACTORY, ["Cu", "Ni"], "metal",
+        bridge.create(FACTORY, ["Cu", "Ni"], "metal",
                     {"setting.rcut": "3", "setting.cooldown": "1e3"}, None, None)
 
 
 def test_fix_create_takes_the_settings_out_of_the_evaluator_keywords():
     options = {"setting.rcut": "3.5", "setting.alpha": "auto", "setting.max_centres": "2"}
-    session = _fix.create(FACTORY, ["Cu", "Ni"], "metal", options, None, None)
+    session = bridge.create(FACTORY, ["Cu", "Ni"], "metal", options, None, None)
     assert session.evaluator.n_models >= 2
 
 
 def test_dtype_for_a_python_factory_that_forwards_kwargs():
     with pytest.raises(InputError) as info:
-        _fix.create(FACTORY, ["Cu", "Ni"], "metal", {"dtype": "float32"}, None, None)
+        bridge.create(FACTORY, ["Cu", "Ni"], "metal", {"dtype": "float32"}, None, None)
     assert str(info.value) == (
-        "fix uq dtype: the python evaluator lammps_uq.evaluators.analytic:lj_committee takes no "
+        "fix uq dtype: the python evaluator lammps_uq.committee.evaluators.analytic:lj_committee takes no "
         "dtype keyword; dtype and device apply to mace evaluators or factories that accept them")
 
 
 def test_device_for_a_python_factory_with_fixed_keywords(tmp_path, monkeypatch):
     (tmp_path / "myfactory.py").write_text(
-        "from lammps_uq.evaluators.analytic import lj_committee\n"
+        "from lammps_uq.committee.evaluators.analytic import lj_committee\n"
         "def plain(elements):\n    return lj_committee(elements)\n"
         "def typed(elements, dtype='float64'):\n    ev = lj_committee(elements)\n"
         "    ev.dtype = dtype\n    return ev\n")
@@ -99,7 +99,7 @@ def test_device_for_a_python_factory_with_fixed_keywords(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(InputError, match=r"^fix uq device: the python evaluator myfactory:plain "
                                          r"takes no device keyword"):
-        _fix.create(["python", "myfactory:plain"], ["Cu"], "metal", {"device": "cpu"}, None, None)
-    session = _fix.create(["python", "myfactory:typed"], ["Cu"], "metal", {"dtype": "float32"},
+        bridge.create(["python", "myfactory:plain"], ["Cu"], "metal", {"device": "cpu"}, None, None)
+    session = bridge.create(["python", "myfactory:typed"], ["Cu"], "metal", {"dtype": "float32"},
                           None, None)
     assert session.evaluator.dtype == "float32"

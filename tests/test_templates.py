@@ -10,17 +10,17 @@ import sys
 import numpy as np
 import pytest
 
-from lammps_uq.demo import read_timeline, templates_dir
+from lammps_uq.cli.demo import read_timeline, templates_dir
 
 pytestmark = [pytest.mark.lammps, pytest.mark.mpi]
 
 
 def default_committee_or_skip():
-    from lammps_uq.evaluators.mace_committee import default_committee_dir
+    from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
 
     models = sorted(default_committee_dir().glob("member_*.model"))
     if len(models) < 2 and os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
-        pytest.skip("the default committee is not built (python -m lammps_uq.train_default)")
+        pytest.skip("the default committee is not built (python -m lammps_uq.committee.train_default)")
     return models
 
 
@@ -38,7 +38,7 @@ def run_template(lammps_env, folder, template: str, nprocs: int, **variables):
 
 @pytest.mark.parametrize("nprocs", [1, 2])
 def test_water_template_drives_and_monitors(lammps_env, tmp_path, nprocs):
-    from lammps_uq.calibrate import fitted_alpha, read_calibration
+    from lammps_uq.science.calibrate import fitted_alpha, read_calibration
 
     models = default_committee_or_skip()
     run_template(lammps_env, tmp_path, "water/in.water", nprocs, steps=20)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from lammps_uq import train_default
-from lammps_uq.evaluators.mace_committee import default_committee_dir
+from lammps_uq.committee import train_default
+from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
 
 
 def test_labelled_file_resumes_after_a_torn_frame(tmp_path):
@@ -41,7 +41,7 @@ def test_members_differ_only_in_seed(tmp_path):
 def shipped() -> Path:
     folder = default_committee_dir()
     if not (folder / "provenance.json").exists():
-        pytest.fail(f"no default committee in {folder} (python -m lammps_uq.train_default)")
+        pytest.fail(f"no default committee in {folder} (python -m lammps_uq.committee.train_default)")
     return folder
 
 
@@ -61,7 +61,7 @@ def test_provenance_figures_are_reproduced_from_the_shipped_files():
     import ase.io
 
     from lammps_uq import CommitteeCalculator
-    from lammps_uq.calibrate import collect, committee_forces, fit
+    from lammps_uq.science.calibrate import collect, committee_forces, fit
 
     folder = shipped()
     provenance = json.loads((folder / "provenance.json").read_text())

@@ -1,4 +1,4 @@
-"""Tests of the pure-numpy uncertainty reference (lammps_uq.uncertainty)."""
+"""Tests of the pure-numpy uncertainty reference (lammps_uq.science.uncertainty)."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from lammps_uq import uncertainty as uq
+from lammps_uq.science import uncertainty as uq
 
 # Two atoms, three models; every value below is derivable by hand.
 FORCES_2x3 = np.array([

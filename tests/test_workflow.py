@@ -28,7 +28,7 @@ config = Config(executors=[HighThroughputExecutor(
 
 
 def run_template(folder, lammps_env) -> str:
-    from lammps_uq.demo import prepare
+    from lammps_uq.cli.demo import prepare
 
     prepare(folder)
     text = (folder / "in.water").read_text()

@@ -6,13 +6,18 @@ inside every ``import lammps``, so nothing heavy (numpy, torch) is imported here
 
 __version__ = "0.1.0"
 
+from . import _moved
+
+_moved.install()  # lammps_uq.extract.carve & co. (the flat names before 0.2) stay importable
+del _moved
+
 __all__ = ["__version__", "CommitteeCalculator"]
 
 
 def __getattr__(name):
     # lazy: importing lammps_uq must stay cheap (the LAMMPS entry point imports it)
     if name == "CommitteeCalculator":
-        from .calculator import CommitteeCalculator
+        from .committee.calculator import CommitteeCalculator
 
         return CommitteeCalculator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

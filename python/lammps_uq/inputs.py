@@ -8,9 +8,11 @@ the library stays what it is.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import InputError
 
@@ -96,9 +98,29 @@ def output_file(path, what: str) -> Path:
 
 def committee_for(files: list[str], frames: list, frames_path, **kwargs):
     """``CommitteeCalculator(--committee FILES)`` that knows every element of ``frames``."""
-    from .calculator import CommitteeCalculator
+    from .committee.calculator import CommitteeCalculator
 
     calculator = CommitteeCalculator(files, label="--committee", **kwargs)
     for k, atoms in enumerate(frames):
         calculator.committee.check_elements(atoms.numbers, f"FRAMES {str(frames_path)!r} frame {k}")
     return calculator
+
+
+def load_factory(spec: str, what: str = "fix uq python") -> Callable[..., Any]:
+    """Import ``MODULE:FACTORY`` (``what`` names it in errors); the current directory is searched first."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise InputError(f"{what}: got {spec!r}; expected MODULE:FACTORY")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise InputError(
+            f"{what}: cannot import module {module_name!r} ({exc}); expected a module "
+            "on the Python path or in the current directory"
+        ) from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise InputError(f"{what}: module {module_name!r} has no callable {attr!r}")
+    return factory

@@ -1,0 +1,5 @@
+"""``python -m lammps_uq.cli``."""
+
+from .app import main
+
+raise SystemExit(main())
