@@ -72,7 +72,8 @@ class _Alias(importlib.abc.Loader):
 
     def get_code(self, fullname):
         # python -m OLDNAME: run the home module as __main__ with its own package context
-        source = f"import runpy\nrunpy.run_module({self.home!r}, run_name='__main__', alter_sys=True)\n"
+        source = (f"import runpy\n"
+                  f"runpy.run_module({self.home!r}, run_name='__main__', alter_sys=True)\n")
         return compile(source, f"<{fullname} -> {self.home}>", "exec")
 
 

@@ -107,7 +107,7 @@ def committee_for(files: list[str], frames: list, frames_path, **kwargs):
 
 
 def load_factory(spec: str, what: str = "fix uq python") -> Callable[..., Any]:
-    """Import ``MODULE:FACTORY`` (``what`` names it in errors); the current directory is searched first."""
+    """Import ``MODULE:FACTORY`` (``what`` names it in errors); the current directory first."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise InputError(f"{what}: got {spec!r}; expected MODULE:FACTORY")

@@ -1,4 +1,5 @@
-"""``lammps-uq calibrate FRAMES --committee FILES``: the command around :mod:`lammps_uq.science.calibrate`.
+"""``lammps-uq calibrate FRAMES --committee FILES``: the command around
+:mod:`lammps_uq.science.calibrate`.
 
 Kept apart from the maths so that the library (``calibrate``, read by the MACE evaluator for
 ``alpha auto``) never imports the command line's input checks or the figures.

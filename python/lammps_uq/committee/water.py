@@ -103,12 +103,13 @@ def _frame(lmp, template):
 
 
 def main(argv=None) -> int:
-    """``python -m lammps_uq.committee.water -o FILE``: an equilibrated SPC/Fw data file (templates)."""
+    """``python -m lammps_uq.committee.water -o FILE``: an equilibrated SPC/Fw data file."""
     import argparse
     import sys
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.water", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.water",
+                                     description=main.__doc__)
     parser.add_argument("--molecules", type=int, default=128)
     parser.add_argument("--density", type=float, default=0.86, help="g/cm^3")
     parser.add_argument("--temperature", type=float, default=350.0, help="K")
