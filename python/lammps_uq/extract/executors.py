@@ -15,6 +15,7 @@ object (a committee, a calculator) once per worker process.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from concurrent.futures import Executor, Future
@@ -73,6 +74,12 @@ def parsl_executor(path: str) -> Executor:
     config = load_parsl_config(path)
     from parsl.concurrent import ParslPoolExecutor
 
+    # Parsl starts its interchange and workers by script name (interchange.py,
+    # process_worker_pool.py): found on PATH only when the environment is activated, which
+    # `.venv/bin/lammps-uq` alone does not do.  Its scripts sit next to this interpreter.
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
     return ParslPoolExecutor(config=config)
 
 
