@@ -172,7 +172,8 @@ def run_lammps(folder: Path, committee: list[str], steps: int, ranks: int, threa
         command += ["-var", str(name), str(value).lower() if isinstance(value, bool) else str(value)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads),
            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    say(f"{' '.join(command[:-2])} -var committee ... (in {folder})")
+    shown = [w if w not in committee[:1] else "FILES" for w in command]
+    say(f"{' '.join(w for w in shown if w not in committee[1:])} (in {folder})")
     start = time.monotonic()
     with open(folder / "lammps.out", "w") as out:
         code = subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
