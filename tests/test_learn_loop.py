@@ -119,7 +119,7 @@ def stable_files(work: Path) -> dict:
     files = {}
     for path in sorted(work.rglob("*")):
         rel = path.relative_to(work)
-        if not path.is_file() or "train" in rel.parts[2:3] or path.suffix in (".out", ".log") \
+        if not path.is_file() or rel.parts[1:2] == ("train",) or path.suffix in (".out", ".log") \
                 or path.name in ("provenance.json", "config.json", ".done") or \
                 path.name.endswith(".model") or path.parts[-2] == "run_0":
             continue
