@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import CalculationFailed
+
 from .state import (LearnStopped, Provenance, iteration_dir, read_frames, read_json,
                     start_work, write_frames, write_json)
 
@@ -121,7 +123,7 @@ def run_loop(cfg) -> dict:
     """Run (or continue) the loop of ``cfg``; returns {'iterations', 'stopped'}."""
     from ..extract.executors import running
     from ..extract.reference_calcs import check_spec, load_config
-    from .iteration import check_templates, explore_and_label
+    from .iteration import check_templates
 
     check_templates(cfg)
     check_spec(cfg["label.calculator"],
@@ -131,23 +133,31 @@ def run_loop(cfg) -> dict:
     (work / "STOPPED").unlink(missing_ok=True)
     say = Say(cfg["iterations"])
     with running(cfg["executor.workers"], cfg["executor.parsl_config"] or None) as executor:
-        committee = iteration_zero(cfg, work, executor, say)
-        for k in range(1, cfg["iterations"] + 1):
-            say.iteration = k
-            folder = iteration_dir(work, k)
-            folder.mkdir(exist_ok=True)
-            prov = Provenance(folder, iteration=k, selection=cfg["selection"],
-                              explored_with=[str(p) for p in committee], versions=versions())
-            try:
-                frames = explore_and_label(cfg, folder, committee, executor, say, prov)
-            except LearnStopped as stop:
-                write_json(work / "STOPPED", {"iteration": k, "reason": str(stop)})
-                say(f"stopped: {stop}")
-                return {"iterations": k - 1, "stopped": str(stop)}
-            write_split(folder, frames, cfg, k)
-            committee = committee_stages(cfg, work, k, committee, executor, say, prov)
+        try:
+            iterate(cfg, work, executor, say)
+        except (LearnStopped, CalculationFailed) as stop:
+            # LearnStopped: nothing to continue with; CalculationFailed (LAMMPS, mace): a
+            # restart tries the stage again.  Either way every file so far is kept.
+            write_json(work / "STOPPED", {"iteration": say.iteration, "reason": str(stop)})
+            say(f"stopped: {stop}")
+            return {"iterations": say.iteration - 1, "stopped": str(stop)}
     say(f"done: {cfg['iterations']} iterations in {work}")
     return {"iterations": cfg["iterations"], "stopped": None}
+
+
+def iterate(cfg, work: Path, executor, say) -> None:
+    from .iteration import explore_and_label
+
+    committee = iteration_zero(cfg, work, executor, say)
+    for k in range(1, cfg["iterations"] + 1):
+        say.iteration = k
+        folder = iteration_dir(work, k)
+        folder.mkdir(exist_ok=True)
+        prov = Provenance(folder, iteration=k, selection=cfg["selection"],
+                          explored_with=[str(p) for p in committee], versions=versions())
+        frames = explore_and_label(cfg, folder, committee, executor, say, prov)
+        write_split(folder, frames, cfg, k)
+        committee = committee_stages(cfg, work, k, committee, executor, say, prov)
 
 
 def stopped_reason(work: Path) -> str | None:
