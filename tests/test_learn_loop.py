@@ -112,6 +112,7 @@ def wait_for(condition, proc, seconds=900):
 def kill(proc):
     os.killpg(proc.pid, signal.SIGKILL)  # the loop, its workers and mace: one session
     proc.wait()
+    proc.stdout.close()
 
 
 def stable_files(work: Path) -> dict:
@@ -121,6 +122,7 @@ def stable_files(work: Path) -> dict:
         rel = path.relative_to(work)
         if not path.is_file() or rel.parts[1:2] == ("train",) or path.suffix in (".out", ".log") \
                 or path.name in ("provenance.json", "config.json", ".done") or \
+                path.suffix == ".png" or \
                 path.name.endswith(".model") or path.parts[-2] == "run_0":
             continue
         if path.name == "labelled.extxyz":  # appended in completion order
