@@ -17,7 +17,7 @@ from lammps_uq._moved import HOMES
 
 ROOT = Path(lammps_uq.__file__).parent
 # bottom to top: a module may import its own layer and the layers below it
-LAYERS = ["base", "science", "committee", "inputs", "extract", "fix", "cli"]
+LAYERS = ["base", "science", "committee", "inputs", "extract", "fix", "learn", "cli"]
 BASE = {"lammps_uq", "lammps_uq._moved", "lammps_uq._plugin", "lammps_uq.errors",
         "lammps_uq.testing"}
 

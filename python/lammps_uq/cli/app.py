@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .learn import add_learn
 from .workflow import add_workflow
 from ..errors import InputError
 
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     select.set_defaults(run=_select)
     _add_carve(sub)
     add_workflow(sub)
+    add_learn(sub)
     _add_calibrate(sub)
     _add_demo(sub)
     for subcommand in sub.choices.values():  # -T also after the subcommand's name

@@ -1,0 +1,1 @@
+"""The active-learning loop (``lammps-uq learn``): explore, extract, label, train, calibrate."""

@@ -1,0 +1,237 @@
+"""Exploration: LAMMPS runs from templates, driven by the current committee, fix uq selecting.
+
+A template is a LAMMPS input with one ``fix ID group uq N mace ${committee} ...`` line (and a
+``file`` keyword: the region file).  For each run the loop writes a copy into the run's folder
+in which
+
+- the fix line loses its in-situ ``carve`` words (the loop carves on its executor);
+- before the first ``run`` a ``fix ave/time`` records ``f_ID[2]`` (max s_loc) at every check
+  into ``learn_smax.dat``, and for ``selection = "random"`` a ``dump`` writes every checked
+  frame into ``learn_frames.dump`` (the pool of the random baseline).
+
+It is started as ``mpirun -np R lmp -in TEMPLATE -var steps S -var committee "FILES"`` in a
+fresh process (never a fork of this one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CalculationFailed, InputError
+
+# the keywords of fix uq (lmp_plugin/fix_uq_args.cpp): carve words end at the next one
+FIX_KEYWORDS = {"rcut", "alpha", "drive", "dtype", "device", "threshold", "error_threshold",
+                "max_centres", "separation", "cooldown", "region", "file", "devi", "carve"}
+EXPECTED = ("expected a LAMMPS input with a line 'fix ID group uq N mace ${committee} elements "
+            "... file REGIONS ...' (input_templates/water/in.water)")
+
+
+def templates_dir() -> Path:
+    """input_templates/: inside the installed package, or at the top of a source checkout."""
+    installed = Path(str(files("lammps_uq"))) / "input_templates"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[3] / "input_templates"
+
+
+def template_files(name: str, folder: Path, extra: list[str]) -> tuple[Path, list[Path]]:
+    """(template path, files to copy with it); 'default' is the README's water template."""
+    if name == "default":
+        water = templates_dir() / "water"
+        return water / "in.water", [water / "water128.data"] + [folder / e for e in extra]
+    path = (folder / name).resolve()
+    return path, [(folder / e).resolve() for e in extra]
+
+
+@dataclass(frozen=True)
+class FixLine:
+    """What the loop needs from a template's fix uq line."""
+
+    fix_id: str
+    every: int
+    elements: list
+    regions: str   # the region file (relative to the run folder)
+
+
+def logical_lines(text: str) -> list[tuple[list[int], str]]:
+    """(physical line numbers, command without comment) of every LAMMPS command."""
+    out, group, parts = [], [], []
+    for number, line in enumerate(text.splitlines()):
+        command = _strip_comment(line)
+        group.append(number)
+        if command.rstrip().endswith("&"):
+            parts.append(command.rstrip()[:-1])
+            continue
+        parts.append(command)
+        out.append((group, " ".join(parts)))
+        group, parts = [], []
+    if group:
+        out.append((group, " ".join(parts)))
+    return out
+
+
+def _strip_comment(line: str) -> str:
+    quote = None
+    for k, char in enumerate(line):
+        if char in "'\"":
+            quote = None if quote == char else (quote or char)
+        elif char == "#" and quote is None:
+            return line[:k]
+    return line
+
+
+def parse_fix(path: Path, text: str) -> tuple[int, FixLine]:
+    """(index among logical lines, FixLine) of the template's fix uq line."""
+    found = [(k, cmd.split()) for k, (_, cmd) in enumerate(logical_lines(text))
+             if len(cmd.split()) > 3 and cmd.split()[0] == "fix" and cmd.split()[3] == "uq"]
+    if len(found) != 1:
+        what = "no fix uq line" if not found else f"{len(found)} fix uq lines"
+        raise InputError(f"explore.templates: got {str(path)!r}, which has {what}; {EXPECTED}")
+    index, words = found[0]
+    if not any("${committee}" in w or w == "$committee" for w in words):
+        raise InputError(f"explore.templates: got {str(path)!r}, whose fix uq line does not use "
+                         f"${{committee}} (the loop's current committee); {EXPECTED}")
+    for key in ("file", "elements"):
+        if key not in words:
+            raise InputError(f"explore.templates: got {str(path)!r}, whose fix uq line has no "
+                             f"'{key}' keyword; {EXPECTED}")
+    start = words.index("elements") + 1
+    elements = []
+    while start < len(words) and re.fullmatch(r"[A-Z][a-z]?", words[start]):
+        elements.append(words[start])
+        start += 1
+    return index, FixLine(words[1], int(words[4]), elements,
+                          words[words.index("file") + 1])
+
+
+def without_carve(words: list[str]) -> list[str]:
+    """The fix words less ``carve DIR [options]`` (up to the next fix uq keyword)."""
+    if "carve" not in words:
+        return words
+    start = words.index("carve")
+    end = start + 2
+    while end < len(words) and words[end] not in FIX_KEYWORDS:
+        end += 1
+    return words[:start] + words[end:]
+
+
+def prepared_input(path: Path, random_pool: bool) -> tuple[str, FixLine]:
+    """The template as the loop runs it (module docstring) and its fix line."""
+    text = path.read_text()
+    index, fix = parse_fix(path, text)
+    lines = logical_lines(text)
+    out, inserted = [f"# {path}, as run by lammps-uq learn (lammps_uq.learn.explore)"], False
+    for k, (_, command) in enumerate(lines):
+        if not command.strip():
+            continue
+        words = command.split()
+        if k == index:
+            out.append(" ".join(without_carve(words)))
+            continue
+        if words and words[0] == "run" and not inserted:
+            out.append(f"fix learn_smax all ave/time {fix.every} 1 {fix.every} "
+                       f"f_{fix.fix_id}[2] file learn_smax.dat")
+            if random_pool:
+                out += [f"dump learn_frames all custom {fix.every} learn_frames.dump id type x y z",
+                        "dump_modify learn_frames sort id format float %.10g"]
+            inserted = True
+        out.append(command.rstrip())
+    if not inserted:
+        raise InputError(f"explore.templates: got {str(path)!r}, which has no run command; "
+                         f"{EXPECTED}")
+    return "\n".join(out) + "\n", fix
+
+
+def launcher(ranks: int) -> list[str]:
+    """``mpirun -np R lmp`` (pip's mpich next to this Python first)."""
+    here = str(Path(sys.executable).parent)
+    lmp = shutil.which("lmp", path=here) or shutil.which("lmp")
+    mpirun = shutil.which("mpirun", path=here) or shutil.which("mpirun")
+    if lmp is None or (ranks > 1 and mpirun is None):
+        raise InputError("explore: no lmp/mpirun found; expected the lammps wheel's launcher "
+                         "and pip's mpich (pip install lammps-uq[wheel])")
+    return [lmp] if ranks == 1 else [mpirun, "-np", str(ranks), lmp]
+
+
+def run_lammps(folder: Path, committee: list[str], steps: int, ranks: int, threads: int,
+               variables: dict, say) -> float:
+    """Run ``in.learn`` in ``folder``; returns the wall time.  A failed run raises with its tail."""
+    command = launcher(ranks) + ["-in", "in.learn", "-var", "steps", str(steps),
+                                 "-var", "committee", " ".join(committee)]
+    for name, value in variables.items():
+        command += ["-var", str(name), str(value).lower() if isinstance(value, bool) else str(value)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    shown = [w if w not in committee[:1] else "FILES" for w in command]
+    say(f"{' '.join(w for w in shown if w not in committee[1:])} (in {folder})")
+    start = time.monotonic()
+    with open(folder / "lammps.out", "w") as out:
+        code = subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
+                              env=env, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        tail = (folder / "lammps.out").read_text(errors="replace").strip().splitlines()[-6:]
+        error = [ln for ln in tail if "ERROR" in ln] or tail[-1:]
+        raise CalculationFailed(f"explore: LAMMPS failed in {folder} (exit {code}): "
+                                f"{error[0].strip() if error else ''} (see lammps.out)")
+    return time.monotonic() - start
+
+
+def max_s_local(folder: Path) -> float:
+    """The largest max s_loc over the checks of a run (learn_smax.dat)."""
+    path = folder / "learn_smax.dat"
+    table = np.loadtxt(path, comments="#", ndmin=2) if path.exists() else np.empty((0, 2))
+    return float(table[:, 1].max()) if len(table) else 0.0
+
+
+def dump_frames(path: Path, elements: list[str]):
+    """Every frame of ``learn_frames.dump`` as periodic ASE Atoms with ``id`` and ``step``."""
+    from ase import Atoms
+    from ase.data import atomic_numbers
+
+    numbers_of_type = np.array([0] + [atomic_numbers[e] for e in elements])
+    for block in path.read_text().split("ITEM: TIMESTEP")[1:]:
+        lines = block.strip().splitlines()
+        bounds = next(i for i, ln in enumerate(lines) if ln.startswith("ITEM: BOX"))
+        if "xy" in lines[bounds]:
+            raise InputError(f"selection random: {path} has a triclinic box; expected an "
+                             "orthogonal one (the random baseline reads frames from a dump)")
+        lo_hi = np.array([[float(v) for v in ln.split()[:2]] for ln in lines[bounds + 1:bounds + 4]])
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("ITEM: ATOMS")) + 1
+        table = np.loadtxt(lines[start:], ndmin=2)
+        atoms = Atoms(numbers=numbers_of_type[table[:, 1].astype(int)],
+                      positions=table[:, 2:5] - lo_hi[:, 0], cell=lo_hi[:, 1] - lo_hi[:, 0],
+                      pbc=True)
+        atoms.arrays["id"] = table[:, 0].astype(np.int64)
+        atoms.info["step"] = int(lines[0])
+        yield atoms
+
+
+def random_regions(pools: list[Path], elements: list[str], count: int, rng) -> list:
+    """``count`` region frames centred on random atoms of random checked frames."""
+    frames = [f for pool in pools for f in dump_frames(pool, elements)]
+    if count and not frames:
+        raise CalculationFailed("selection random: no checked frame was dumped")
+    count = min(count, sum(len(f) for f in frames))
+    chosen, regions = set(), []
+    while len(regions) < count:
+        k = int(rng.integers(len(frames)))
+        atom = int(rng.integers(len(frames[k])))
+        if (k, atom) in chosen:
+            continue
+        chosen.add((k, atom))
+        frame = frames[k].copy()
+        frame.info.update(centre_id=int(frame.arrays["id"][atom]), centre_s_local=0.0,
+                          parent_cell=frame.cell.array.ravel(), parent_pbc=[True] * 3,
+                          parent_natoms=len(frame), selection="random")
+        regions.append(frame)
+    return regions

@@ -1,0 +1,119 @@
+"""The committee stages of an iteration: train the members, calibrate alpha, test.
+
+- train: one executor task per unfinished member (:func:`lammps_uq.learn.train.train_member`);
+  member ``m`` of iteration ``k`` has seed ``10000 * seed + 100 * k + m + 1``;
+- calibrate: alpha (:mod:`lammps_uq.science.calibrate`) on every held-out frame so far (the
+  held-out share of initial_data and of each iteration's labelled cells, never trained on),
+  written as ``committee/calibration.json`` next to the models (``fix uq ... alpha auto``
+  reads it in the next exploration);
+- test: per frame of ``test_data``, the committee mean's force MAE and energy error per atom,
+  and the frame's reference energy per atom (the report bins by it), in ``test_errors.json``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CalculationFailed
+from .state import read_frames, write_json
+
+
+def member_seed(seed: int, iteration: int, member: int) -> int:
+    return 10000 * seed + 100 * iteration + member + 1
+
+
+def committee_paths(folder: Path, seeds: list[int]) -> list[Path]:
+    return [folder / "committee" / f"member_{s}.model" for s in seeds]
+
+
+def train_committee(cfg, folder: Path, iteration: int, previous: list[Path] | None,
+                    executor, say) -> tuple[list[Path], dict]:
+    """Train the members of ``folder/committee`` that are not there yet; (paths, seconds)."""
+    from .train import hyperparameters, train_member
+
+    seeds = [member_seed(cfg["seed"], iteration, m) for m in range(cfg["train.members"])]
+    targets = committee_paths(folder, seeds)
+    finetune = cfg["train.mode"] == "finetune" and previous
+    hyper = hyperparameters(cfg["train.mace"],
+                            cfg["train.finetune_epochs"] if finetune else cfg["train.epochs"])
+    futures = {}
+    for m, (seed, target) in enumerate(zip(seeds, targets)):
+        if target.exists():
+            continue
+        task = {"train_file": str(folder / "train.extxyz"), "name": f"member_{seed}",
+                "work_dir": str(folder / "train" / f"member_{seed}"), "seed": seed,
+                "hyper": hyper, "threads": cfg["train.threads"], "target": str(target),
+                "foundation": str(previous[m]) if finetune else None}
+        futures[executor.submit(train_member, task)] = seed
+    say(f"train: {len(futures)} of {len(seeds)} members to train "
+        f"({'fine-tuned from the previous members' if finetune else 'from scratch'})")
+    seconds, failures = {}, []
+    for future, seed in futures.items():
+        try:
+            seconds[str(seed)] = round(future.result()["seconds"], 3)
+            say(f"train: member seed {seed} done ({seconds[str(seed)]:.0f} s)")
+        except Exception as exc:  # noqa: BLE001 - reported together below
+            failures.append(f"{type(exc).__name__}: {exc}")
+    if failures:
+        raise CalculationFailed(f"train: {len(failures)} member(s) failed; first: {failures[0]}")
+    return targets, {"members": seeds, "train_seconds": seconds, "hyperparameters": hyper,
+                     "mode": "finetune" if finetune else "scratch"}
+
+
+def adopt_committee(pattern: str, folder: Path) -> list[Path]:
+    """Copy the initial_committee's models (and calibration.json) into ``folder/committee``."""
+    from ..committee.evaluators.mace_committee import expand_model_paths
+
+    sources = expand_model_paths(pattern.split(), "CONFIG: initial_committee")
+    out = folder / "committee"
+    out.mkdir(parents=True, exist_ok=True)
+    targets = []
+    for source in sources:
+        target = out / Path(source).name
+        if not target.exists():
+            shutil.copyfile(source, target)
+        targets.append(target)
+    return targets
+
+
+def calibrate(cfg, work: Path, iteration: int, paths: list[Path]) -> dict:
+    """Fit alpha on every held-out frame so far; writes committee/calibration.json."""
+    from ..committee.calculator import CommitteeCalculator
+    from ..science.calibrate import collect, committee_forces, fit, write_calibration
+
+    frames = []
+    for k in range(iteration + 1):
+        frames += read_frames(work / f"iter_{k:03d}" / "holdout.extxyz")
+    if not frames:
+        raise CalculationFailed(f"calibrate: no held-out frame in iterations 0..{iteration}; "
+                                "expected calibrate.holdout_fraction > 0")
+    calculator = CommitteeCalculator([str(p) for p in paths])
+    levels = collect(frames, committee_forces(frames, calculator), cfg["calibrate.rcut"])
+    result = fit(levels, len(paths))
+    write_calibration(result, paths[0].parent, frames="holdout.extxyz of iterations "
+                      f"0..{iteration}", n_frames=len(frames))
+    return {"holdout_frames": len(frames), "alpha_structure": result["alpha_structure"],
+            "alpha_local": result["alpha_local"]}
+
+
+def test_errors(test_frames, paths: list[Path], out: Path) -> dict:
+    """Per-frame errors of the committee mean on the test set (written to ``out``)."""
+    from ..committee.calculator import CommitteeCalculator
+
+    calculator = CommitteeCalculator([str(p) for p in paths])
+    rows = {"ref_energy_per_atom": [], "force_mae": [], "energy_error_per_atom": [],
+            "natoms": []}
+    for atoms in test_frames:
+        calculator.calculate(atoms)
+        n = len(atoms)
+        rows["force_mae"].append(float(np.abs(calculator.results["forces"]
+                                              - atoms.arrays["REF_forces"]).mean()))
+        rows["energy_error_per_atom"].append(
+            float(abs(calculator.results["energy"] - atoms.info["REF_energy"]) / n))
+        rows["ref_energy_per_atom"].append(float(atoms.info["REF_energy"]) / n)
+        rows["natoms"].append(n)
+    write_json(out, rows)
+    return {"test_force_mae": float(np.mean(rows["force_mae"])) if test_frames else None}

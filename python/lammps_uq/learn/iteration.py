@@ -1,0 +1,162 @@
+"""The data stages of an iteration: explore -> regions -> cells -> labels (module :mod:`.loop`).
+
+Each stage is skipped when its output exists (``explore/run_J/.done``, ``regions.extxyz``,
+``cells/.done``, ``labelled.done``); carving and labelling are idempotent per cell themselves,
+so a stage interrupted half-way carves and labels only what is missing when started again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .explore import prepared_input, random_regions, run_lammps, max_s_local, template_files
+from .state import LearnStopped, read_frames, read_json, write_frames, write_json
+
+
+def check_templates(cfg) -> None:
+    """Every template readable, with a usable fix uq line, and its files there (before step 0)."""
+    for name in cfg["explore.templates"]:
+        template, extra = template_files(name, cfg.folder, cfg["explore.files"])
+        for path in [template, *extra]:
+            if not path.is_file():
+                raise InputError(f"CONFIG: explore: got {str(path)!r} (no such file); expected "
+                                 "a LAMMPS template (explore.templates) or a file it reads "
+                                 "(explore.files)")
+        prepared_input(template, cfg["selection"] == "random")
+
+
+def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
+    """Run every template once with ``committee``; the runs' records (``.done``)."""
+    records = []
+    for j, name in enumerate(cfg["explore.templates"]):
+        run = folder / "explore" / f"run_{j}"
+        done = read_json(run / ".done")
+        if done is None:
+            shutil.rmtree(run, ignore_errors=True)  # a run killed half-way starts again
+            run.mkdir(parents=True)
+            template, extra = template_files(name, cfg.folder, cfg["explore.files"])
+            text, fix = prepared_input(template, cfg["selection"] == "random")
+            (run / "in.learn").write_text(text)
+            for path in extra:
+                shutil.copyfile(path, run / path.name)
+            say(f"explore: run {j} ({name}, {cfg['explore.steps']} steps, "
+                f"{cfg['explore.ranks']} ranks)")
+            seconds = run_lammps(run, [str(p) for p in committee], cfg["explore.steps"],
+                                 cfg["explore.ranks"], cfg["explore.threads"],
+                                 cfg["explore.variables"], say)
+            regions = read_frames(run / fix.regions)
+            done = {"template": str(template), "seconds": round(seconds, 3),
+                    "centres": len(regions), "max_s_local": max_s_local(run),
+                    "regions": fix.regions, "elements": fix.elements}
+            write_json(run / ".done", done)
+            say(f"explore: run {j}: {done['centres']} centres, max s_loc "
+                f"{done['max_s_local']:.4f} eV/Å ({seconds:.0f} s)")
+        records.append({**done, "folder": str(run)})
+    return records
+
+
+def choose_regions(cfg, folder: Path, runs: list[dict], iteration: int) -> list:
+    """``regions.extxyz``: fix uq's centres (highest s_loc first up to max_centres), or as many
+    at random atoms of random checked frames."""
+    path = folder / "regions.extxyz"
+    if path.exists():
+        return read_frames(path)
+    frames = []
+    for j, run in enumerate(runs):
+        for atoms in read_frames(Path(run["folder"]) / run["regions"]):
+            atoms.info["explore_run"] = j
+            frames.append(atoms)
+    count = len(frames) if not cfg["max_centres"] else min(len(frames), cfg["max_centres"])
+    if count == 0:
+        peak = max((r["max_s_local"] for r in runs), default=0.0)
+        raise LearnStopped(f"the exploration selected no centre (max s_loc {peak:.4f} eV/Å "
+                           "stayed below the template's threshold): the committee is "
+                           "confident everywhere it went")
+    if cfg["selection"] == "random":
+        rng = np.random.default_rng([cfg["seed"], iteration, 1])
+        pools = [Path(r["folder"]) / "learn_frames.dump" for r in runs]
+        chosen = random_regions(pools, runs[0]["elements"], count, rng)
+    else:
+        order = np.argsort([-float(f.info.get("centre_s_local", 0.0)) for f in frames],
+                           kind="stable")
+        chosen = [frames[k] for k in sorted(order[:count].tolist())]
+    write_frames(path, chosen)
+    return chosen
+
+
+def carve_settings(cfg, committee: list[Path]) -> argparse.Namespace:
+    """The carve options of ``extract.*`` (the border relaxed with the current committee)."""
+    return argparse.Namespace(
+        molecules=None if cfg["extract.radius"] else cfg["extract.molecules"],
+        radius=cfg["extract.radius"] or None, box=None, cluster=False, vacuum=6.0,
+        committee=[str(p) for p in committee] if cfg["extract.relax"] else None,
+        dtype="float64", relax=cfg["extract.relax"], fixed_fraction=0.8, pad=2.0, shrink=0.2,
+        bfgs_steps=5, contact=1.0, contact_k=10.0, format=None, centre_index=None)
+
+
+def carve_cells(cfg, folder: Path, committee, executor, say) -> int:
+    from ..extract.consumer import extract
+
+    cells = folder / "cells"
+    done = read_json(cells / ".done")
+    if done is None:
+        cells.mkdir(exist_ok=True)
+        say("extract: carving the regions on the executor")
+        tally = extract(folder / "regions.extxyz", cells, carve_settings(cfg, committee), executor)
+        count = len(list(cells.glob("cell_*.extxyz")))
+        if count == 0:
+            raise LearnStopped(f"extract: none of the regions could be carved ({tally.failed} "
+                               f"failed; see the messages above)")
+        done = {"cells": count, "failed": tally.failed}
+        write_json(cells / ".done", done)
+    return done["cells"]
+
+
+def label(cfg, folder: Path, executor, say) -> list:
+    """Label the carved cells (resumable); the labelled frames, sorted by cell_id."""
+    from ..extract.labelling import FailureLog, gather_cells, label_cells
+    from ..extract.reference_calcs import load_config
+
+    output = folder / "labelled.extxyz"
+    done = read_json(folder / "labelled.done")
+    if done is None:
+        cells = gather_cells([str(folder / "cells")])
+        say(f"label: {len(cells)} cells with {cfg['label.calculator']}")
+        config = load_config(str(cfg.path("label.calculator_config") or "") or None)
+        labelled, skipped, failed = label_cells(
+            cells, output, cfg["label.calculator"], config, executor,
+            retries=cfg["label.retries"], timeout=cfg["label.timeout"] or None)
+        if labelled + skipped == 0:
+            reasons = FailureLog(output)
+            first = next(iter(reasons.entries.values()), {}).get("reason", "?")
+            raise LearnStopped(f"label: every one of the {len(cells)} cells failed to label "
+                               f"(first reason: {first}; all in {reasons.path})")
+        done = {"labelled": labelled + skipped, "failed": failed}
+        write_json(folder / "labelled.done", done)
+    frames = read_frames(output)
+    return sorted(frames, key=lambda f: str(f.info["cell_id"]))
+
+
+def explore_and_label(cfg, folder: Path, committee, executor, say, prov) -> list:
+    """explore -> regions -> cells -> labels of one iteration; the labelled frames."""
+    start = time.monotonic()
+    runs = explore(cfg, folder, committee, say)
+    prov.stage("explore", time.monotonic() - start, centres_selected_by_fix=sum(
+        r["centres"] for r in runs), max_s_local=max(r["max_s_local"] for r in runs))
+    prov.set(explore_runs=runs)
+    regions = choose_regions(cfg, folder, runs, iteration=prov.data["iteration"])
+    prov.stage("regions", 0.0, centres=len(regions))
+    start = time.monotonic()
+    cells = carve_cells(cfg, folder, committee, executor, say)
+    prov.stage("extract", time.monotonic() - start, cells=cells)
+    start = time.monotonic()
+    frames = label(cfg, folder, executor, say)
+    prov.stage("label", time.monotonic() - start, labelled=len(frames),
+               label_failed=(read_json(folder / "labelled.done") or {}).get("failed", 0))
+    return frames

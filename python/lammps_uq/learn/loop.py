@@ -1,0 +1,165 @@
+"""``lammps-uq learn CONFIG``: the active-learning loop (paper section II.D, Methods B).
+
+Iteration 0 trains the first committee on ``initial_data`` (or adopts ``initial_committee``).
+Iteration k >= 1: explore with the committee of k-1 (LAMMPS, ``drive mean``, fix uq selects
+centres) -> regions (fix uq's centres, or as many at random) -> carve them
+(:func:`lammps_uq.extract.consumer.extract`) and label them
+(:func:`lammps_uq.extract.labelling.label_cells`) on the executor -> split the labelled cells
+into training and held-out frames -> train a new committee on everything so far -> calibrate
+alpha on every held-out frame -> test.  It stops after ``iterations`` or when an exploration
+selects no centre, or when every cell of an iteration fails to label (the reason is kept in
+``WORK/STOPPED``).  Every stage is skipped when its output exists (:mod:`.state`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CalculationFailed
+
+from .state import (LearnStopped, Provenance, iteration_dir, read_frames, read_json,
+                    start_work, write_frames, write_json)
+
+
+class Say:
+    """One progress line per step: ``learn: iteration K/N stage: ...``."""
+
+    def __init__(self, total: int):
+        self.total, self.iteration, self.start = total, 0, time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        print(f"learn: iteration {self.iteration}/{self.total} [{time.monotonic() - self.start:6.0f}"
+              f" s] {text}", flush=True)
+
+
+def versions() -> dict:
+    from ..committee.ship import versions as package_versions
+    from .. import __version__
+
+    return {**package_versions(), "lammps-uq": __version__}
+
+
+def split(frames: list, fraction: float, rng) -> tuple[list, list]:
+    """(training, held-out) frames: ``floor(fraction * n)`` held out, at random."""
+    held = set(rng.permutation(len(frames))[: int(fraction * len(frames))].tolist())
+    return ([f for k, f in enumerate(frames) if k not in held],
+            [f for k, f in enumerate(frames) if k in held])
+
+
+def write_split(folder: Path, frames: list, cfg, iteration: int) -> None:
+    """``split.json``, ``train_new.extxyz`` and ``holdout.extxyz`` of one iteration (once)."""
+    if (folder / "split.json").exists():
+        return
+    rng = np.random.default_rng([cfg["seed"], iteration])
+    train, held = split(frames, cfg["calibrate.holdout_fraction"], rng)
+    write_frames(folder / "train_new.extxyz", train)
+    write_frames(folder / "holdout.extxyz", held)
+    write_json(folder / "split.json", {"seed": [cfg["seed"], iteration], "train": len(train),
+                                       "holdout": len(held),
+                                       "holdout_ids": [str(f.info.get("cell_id", "")) for f in held]})
+
+
+def write_training_set(work: Path, folder: Path, iteration: int) -> int:
+    """``train.extxyz``: the training frames of iterations 0..k; returns their number."""
+    if not (folder / "train.extxyz").exists():
+        frames = []
+        for k in range(iteration + 1):
+            frames += read_frames(iteration_dir(work, k) / "train_new.extxyz")
+        write_frames(folder / "train.extxyz", frames)
+    return len(read_frames(folder / "train.extxyz"))
+
+
+def committee_stages(cfg, work: Path, k: int, previous, executor, say, prov) -> list[Path]:
+    """train -> calibrate -> test of iteration ``k``; the new committee's files."""
+    from .fit import adopt_committee, calibrate, test_errors, train_committee
+
+    folder = iteration_dir(work, k)
+    n_train = write_training_set(work, folder, k)
+    start = time.monotonic()
+    if k == 0 and cfg["initial_committee"]:
+        patterns = " ".join(str(cfg.folder / p) for p in cfg["initial_committee"].split())
+        paths, info = adopt_committee(patterns, folder), {"adopted": cfg["initial_committee"]}
+    else:
+        say(f"train: {n_train} training frames")
+        paths, info = train_committee(cfg, folder, k, previous, executor, say)
+    prov.set(committee=[p.name for p in paths], training=info)
+    prov.stage("train", time.monotonic() - start, train_frames=n_train)
+    start = time.monotonic()
+    if not (folder / "committee" / "calibration.json").exists():
+        say("calibrate: alpha on the held-out frames")
+        prov.set(calibration=calibrate(cfg, work, k, paths))
+        prov.stage("calibrate", time.monotonic() - start)
+    test = cfg.path("test_data")
+    if test is not None and not (folder / "test_errors.json").exists():
+        start = time.monotonic()
+        result = test_errors(read_frames(test), paths, folder / "test_errors.json")
+        say(f"test: force MAE {result['test_force_mae']:.4f} eV/Å")
+        prov.stage("test", time.monotonic() - start, **result)
+    return paths
+
+
+def iteration_zero(cfg, work: Path, executor, say) -> list[Path]:
+    from ..inputs import read_frames as read_input
+
+    folder = iteration_dir(work, 0)
+    folder.mkdir(parents=True, exist_ok=True)
+    prov = Provenance(folder, iteration=0, selection=cfg["selection"], versions=versions())
+    if not (folder / "split.json").exists():
+        initial = read_input(cfg.path("initial_data"), "CONFIG: initial_data")
+        for k, atoms in enumerate(initial):
+            if "REF_forces" not in atoms.arrays or "REF_energy" not in atoms.info:
+                from ..errors import InputError
+
+                raise InputError(f"CONFIG: initial_data: frame {k} of {cfg['initial_data']!r} "
+                                 "has no REF_energy/REF_forces; expected labelled frames")
+        write_split(folder, initial, cfg, 0)
+    return committee_stages(cfg, work, 0, None, executor, say, prov)
+
+
+def run_loop(cfg) -> dict:
+    """Run (or continue) the loop of ``cfg``; returns {'iterations', 'stopped'}."""
+    from ..extract.executors import running
+    from ..extract.reference_calcs import check_spec, load_config
+    from .iteration import check_templates
+
+    check_templates(cfg)
+    check_spec(cfg["label.calculator"],
+               load_config(str(cfg.path("label.calculator_config") or "") or None))
+    work = cfg.path("work_dir")
+    start_work(work, cfg)
+    (work / "STOPPED").unlink(missing_ok=True)
+    say = Say(cfg["iterations"])
+    with running(cfg["executor.workers"], cfg["executor.parsl_config"] or None) as executor:
+        try:
+            iterate(cfg, work, executor, say)
+        except (LearnStopped, CalculationFailed) as stop:
+            # LearnStopped: nothing to continue with; CalculationFailed (LAMMPS, mace): a
+            # restart tries the stage again.  Either way every file so far is kept.
+            write_json(work / "STOPPED", {"iteration": say.iteration, "reason": str(stop)})
+            say(f"stopped: {stop}")
+            return {"iterations": say.iteration - 1, "stopped": str(stop)}
+    say(f"done: {cfg['iterations']} iterations in {work}")
+    return {"iterations": cfg["iterations"], "stopped": None}
+
+
+def iterate(cfg, work: Path, executor, say) -> None:
+    from .iteration import explore_and_label
+
+    committee = iteration_zero(cfg, work, executor, say)
+    for k in range(1, cfg["iterations"] + 1):
+        say.iteration = k
+        folder = iteration_dir(work, k)
+        folder.mkdir(exist_ok=True)
+        prov = Provenance(folder, iteration=k, selection=cfg["selection"],
+                          explored_with=[str(p) for p in committee], versions=versions())
+        frames = explore_and_label(cfg, folder, committee, executor, say, prov)
+        write_split(folder, frames, cfg, k)
+        committee = committee_stages(cfg, work, k, committee, executor, say, prov)
+
+
+def stopped_reason(work: Path) -> str | None:
+    data = read_json(work / "STOPPED")
+    return data["reason"] if data else None

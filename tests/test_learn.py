@@ -1,0 +1,124 @@
+"""lammps-uq learn without LAMMPS: the config's errors, templates, the random pool, report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lammps_uq.cli import main
+from lammps_uq.learn.config import SCHEMA, load, markdown_table, parse
+from lammps_uq.learn.explore import dump_frames, prepared_input, random_regions
+
+import learn_helpers
+
+
+def fails(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_unknown_key_is_named_with_the_valid_ones(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('initial_data = "x.extxyz"\n[train]\nmembres = 4\n')
+    err = fails(capsys, ["learn", str(tmp_path / "c.toml")])
+    assert "unknown key 'train.membres'" in err
+    assert "valid keys:" in err and "train.members" in err and "explore.templates" in err
+
+
+def test_unknown_section_and_bad_values(tmp_path):
+    with pytest.raises(ValueError, match="unknown key 'trian'.*a section: calibrate, executor"):
+        parse({"initial_data": "x", "trian": {"members": 3}}, tmp_path)
+    with pytest.raises(ValueError, match=r"iterations: got 0; expected an integer >= 1"):
+        parse({"initial_data": "x", "iterations": 0}, tmp_path)
+    with pytest.raises(ValueError, match=r"selection: got 'best'; expected 'uncertainty' or "
+                                         "'random'"):
+        parse({"initial_data": "x", "selection": "best"}, tmp_path)
+    with pytest.raises(ValueError, match="train.members: got 1; expected an integer >= 2"):
+        parse({"initial_data": "x", "train": {"members": 1}}, tmp_path)
+    with pytest.raises(ValueError, match="initial_data is missing"):
+        parse({}, tmp_path)
+
+
+def test_defaults_and_paths(tmp_path):
+    cfg = parse({"initial_data": "init.extxyz"}, tmp_path)
+    for (section, key), (default, _, _) in SCHEMA.items():
+        if key != "initial_data":
+            assert cfg[f"{section}.{key}" if section else key] == default
+    assert cfg.path("initial_data") == (tmp_path / "init.extxyz").resolve()
+    assert cfg.path("test_data") is None
+    assert "| `train.mode` | `\"scratch\"` |" in markdown_table()
+
+
+def test_not_toml(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text("iterations = = 3\n")
+    assert "not valid TOML" in fails(capsys, ["learn", str(tmp_path / "c.toml")])
+
+
+def test_template_without_fix_uq_stops_before_any_work(tmp_path, capsys):
+    config = learn_helpers.make_inputs(tmp_path)
+    (tmp_path / "in.tiny").write_text("units metal\nrun 10\n")
+    err = fails(capsys, ["learn", str(config)])
+    assert "explore.templates: got" in err and "no fix uq line" in err
+    assert not (tmp_path / "work").exists()
+
+
+def test_template_must_use_the_committee_variable(tmp_path):
+    (tmp_path / "in.x").write_text("fix m all uq 5 mace a.model elements O H file r.xyz\nrun 1\n")
+    with pytest.raises(ValueError, match=r"does not use \$\{committee\}"):
+        prepared_input(tmp_path / "in.x", False)
+
+
+def test_prepared_template_drops_carve_and_adds_the_records(tmp_path):
+    (tmp_path / "in.x").write_text(learn_helpers.TEMPLATE)
+    text, fix = prepared_input(tmp_path / "in.x", True)
+    assert (fix.fix_id, fix.every, fix.elements, fix.regions) == ("mon", 5, ["O", "H"],
+                                                                  "uq_regions.extxyz")
+    line = next(ln for ln in text.splitlines() if ln.startswith("fix             mon") or
+                ln.startswith("fix mon"))
+    assert "carve" not in line and line.endswith("file uq_regions.extxyz")
+    body = text.splitlines()
+    run = next(k for k, ln in enumerate(body) if ln.startswith("run"))
+    assert body[run - 3].startswith("fix learn_smax all ave/time 5 1 5 f_mon[2]")
+    assert body[run - 2].startswith("dump learn_frames all custom 5 learn_frames.dump")
+
+
+DUMP = """ITEM: TIMESTEP
+{step}
+ITEM: NUMBER OF ATOMS
+3
+ITEM: BOX BOUNDS pp pp pp
+-1 9
+0 10
+0 10
+ITEM: ATOMS id type x y z
+1 1 0 0 0
+2 2 1 0 0
+3 2 0 1 0
+"""
+
+
+def test_random_regions_are_atoms_of_checked_frames(tmp_path):
+    (tmp_path / "f.dump").write_text(DUMP.format(step=0) + DUMP.format(step=5))
+    frames = list(dump_frames(tmp_path / "f.dump", ["O", "H"]))
+    assert [f.info["step"] for f in frames] == [0, 5]
+    assert frames[0].get_chemical_symbols() == ["O", "H", "H"]
+    assert np.allclose(frames[0].positions[0], [1, 0, 0])  # shifted by xlo = -1
+    regions = random_regions([tmp_path / "f.dump"], ["O", "H"], 4, np.random.default_rng(0))
+    picked = {(r.info["step"], r.info["centre_id"]) for r in regions}
+    assert len(picked) == 4 and all(c in (1, 2, 3) for _, c in picked)
+    again = random_regions([tmp_path / "f.dump"], ["O", "H"], 4, np.random.default_rng(0))
+    assert picked == {(r.info["step"], r.info["centre_id"]) for r in again}
+    everything = random_regions([tmp_path / "f.dump"], ["O", "H"], 99, np.random.default_rng(1))
+    assert len(everything) == 6  # never more than there are atoms
+
+
+def test_report_refuses_a_folder_that_is_no_loop(tmp_path, capsys):
+    err = fails(capsys, ["learn", "report", str(tmp_path)])
+    assert "expected the work_dir of lammps-uq learn" in err
+
+
+def test_config_example_loads(tmp_path):
+    config = learn_helpers.make_inputs(tmp_path)
+    cfg = load(config)
+    assert cfg["train.members"] == 2 and cfg["explore.templates"] == ["in.tiny"]
