@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -129,7 +130,8 @@ def stable_files(work: Path) -> dict:
             frames = sorted(ase.io.read(path, ":"), key=lambda f: f.info["cell_id"])
             files[str(rel)] = [(f.info["cell_id"], f.info["REF_energy"]) for f in frames]
         elif path.suffix == ".extxyz":
-            files[str(rel)] = Tokens(path.read_text())
+            # provenance (label_source) names cells by absolute path: the two runs' folders differ
+            files[str(rel)] = Tokens(path.read_text().replace(str(work), "WORK"))
         else:
             files[str(rel)] = path.read_bytes()
     return files
@@ -140,7 +142,7 @@ class Tokens:
     differ in the last printed digit when a killed run labels a cell in another process)."""
 
     def __init__(self, text: str):
-        self.words = text.split()
+        self.words = re.split(r'[\s"=]+', text)  # key="1 2 3" -> key, 1, 2, 3
 
     def __eq__(self, other) -> bool:
         if len(self.words) != len(other.words):
