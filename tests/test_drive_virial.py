@@ -200,8 +200,8 @@ def test_analytic_pressure_equals_pair_lj_cut(nprocs, lammps_env, tmp_path):
     (tmp_path / "virial_uq.py").write_text(NO_VIRIAL)
     helpers.write_data(helpers.hotspot_config(True, repeat=3), tmp_path / "data.uq")
     ref = lj_committee(["Cu", "Ni"], spread=0.0)
-    coeffs = "\n".join(f"pair_coeff {a + 1} {b + 1} {ref.epsilon[0, a, b]!r} "
-                       f"{ref.sigma[0, a, b]!r}" for a in range(2) for b in range(a, 2))
+    coeffs = "\n".join(f"pair_coeff {a + 1} {b + 1} {float(ref.epsilon[0, a, b])!r} "
+                       f"{float(ref.sigma[0, a, b])!r}" for a in range(2) for b in range(a, 2))
     pressures = []
     for fix in ("fix mon all uq 5 python virial_uq:flat elements Cu Ni drive mean",
                 f"pair_style lj/cut 5.0\n{coeffs}\npair_modify shift yes"):
