@@ -262,3 +262,50 @@ def test_virials_of_the_wrong_shape_are_refused(lammps_env, tmp_path):
     rc, output = lammps_env.run_lmp(tmp_path, text, 1)
     assert rc != 0
     assert "virials have shape (4, 6); expected (n_models=4, 3, 3)" in output, output[-2000:]
+
+
+@pytest.mark.parametrize("barostat", [
+    "fix md all npt temp 300 300 0.1 tri 1 1 0.5",
+    "fix md all nph iso 1 1 0.5",
+    "fix md all nve\nfix pb all press/berendsen iso 1 1 0.5 modulus 1400",
+], ids=["npt-tri", "nph", "press-berendsen"])
+def test_barostats_follow_pair_lj_cut(barostat, lammps_env, tmp_path):
+    """Under each barostat, drive mean of identical LJ members gives the box of pair lj/cut."""
+    import helpers
+
+    from lammps_uq.evaluators.analytic import lj_committee
+
+    (tmp_path / "virial_uq.py").write_text(NO_VIRIAL)
+    triclinic = "berendsen" not in barostat  # fix press/berendsen takes orthogonal boxes only
+    helpers.write_data(helpers.hotspot_config(triclinic, repeat=3), tmp_path / "data.uq")
+    ref = lj_committee(["Cu", "Ni"], spread=0.0)
+    coeffs = "\n".join(f"pair_coeff {a + 1} {b + 1} {float(ref.epsilon[0, a, b])!r} "
+                       f"{float(ref.sigma[0, a, b])!r}" for a in range(2) for b in range(a, 2))
+    boxes = []
+    for force in ("fix mon all uq 5 python virial_uq:flat elements Cu Ni drive mean\n"
+                  "fix_modify mon energy yes",
+                  f"pair_style lj/cut 5.0\n{coeffs}\npair_modify shift yes"):
+        tilts = "xy xz yz" if triclinic else "lx ly lz"
+        text = f"""units metal
+atom_style atomic
+read_data data.uq
+pair_style zero 5.0
+pair_coeff * *
+neighbor 1.0 bin
+comm_modify cutoff 7.0
+{force}
+velocity all create 300 4928 loop geom
+{barostat}
+timestep 0.002
+thermo_style custom step vol {tilts} pe
+thermo_modify format float %.17g
+thermo 20
+run 20
+"""
+        rc, output = lammps_env.run_lmp(tmp_path, text, 1)
+        assert rc == 0, output[-3000:]
+        lines = [ln.split() for ln in output.splitlines()]
+        start = next(i for i, w in enumerate(lines) if w[:2] == ["Step", "Volume"])
+        boxes.append(np.array([[float(v) for v in w] for w in lines[start + 1:start + 3]]))
+    assert abs(boxes[1][1, 1] / boxes[1][0, 1] - 1.0) > 1e-4  # the barostat moved the box
+    np.testing.assert_allclose(boxes[0], boxes[1], rtol=1e-9, atol=1e-9)
