@@ -2,7 +2,7 @@
 
 Water (the shipped 128-molecule frame, 384 atoms; `replicate 2 2 2` for 3072), the shipped
 5-member committee (`mace default`, float64), statistics every 10 steps; measured side by side
-in one run, every variant in its own process with 2 torch threads:
+in one run, every variant in its own process with --threads torch threads (default 2):
 
   (a) LAMMPS `fix uq ... drive mean`      (N_C evaluations every step)
   (b) LAMMPS `fix uq ... drive model 1`   (member 1 every step, the committee every 10)
@@ -59,7 +59,7 @@ from ase.md.verlet import VelocityVerlet
 from ase.units import fs
 from lammps_uq._speed import tune_malloc
 tune_malloc()
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
 kind, steps, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 atoms = ase.io.read(sys.argv[4], format="lammps-data", Z_of_type={1: 8, 2: 1}, units="metal",
                     atom_style="full").repeat(repeat)
@@ -89,7 +89,7 @@ from lammps_uq.evaluators.graph import periodic_edges
 from lammps_uq.evaluators.mace_committee import MaceCommittee
 from lammps_uq.evaluators.mace_run import GhostExchange, run_member
 from lammps_uq.evaluators.protocol import NoExchange
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
 atoms = ase.io.read(sys.argv[1], format="lammps-data", Z_of_type={1: 8, 2: 1}, units="metal",
                     atom_style="full").repeat(int(sys.argv[2]))
 committee = MaceCommittee(["default"], device="cpu")
@@ -119,21 +119,27 @@ print(json.dumps(result))
 """
 
 
+THREADS = "2"  # torch threads of every variant (--threads)
+
+
 def lammps_ms(folder: Path, drive: str, steps: int, repeat: int) -> float:
     replicate = f"replicate {repeat} {repeat} {repeat}" if repeat > 1 else ""
     (folder / "in.bench").write_text(LAMMPS.format(data=DATA, replicate=replicate, every=EVERY,
                                                    drive=drive, steps=steps))
-    env = dict(os.environ, OMP_NUM_THREADS="2")
+    env = dict(os.environ, OMP_NUM_THREADS=THREADS)
     cmd = [str(BIN / "mpirun"), "-np", "1", str(BIN / "lmp"), "-in", "in.bench", "-log", "none"]
     out = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, check=True, env=env)
     loop = float(re.search(r"Loop time of ([0-9.eE+-]+)", out.stdout).group(1))
+    for line in out.stdout.splitlines():
+        if line.startswith("fix uq "):
+            print(f"    [{drive}] {line}")
     return 1000 * loop / steps
 
 
 def python_json(code: str, *args) -> dict:
     cmd = [sys.executable, "-c", code, *map(str, args)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                         env=dict(os.environ, OMP_NUM_THREADS="2"))
+                         env=dict(os.environ, OMP_NUM_THREADS=THREADS))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -146,7 +152,7 @@ def measure(size: int, steps: int, n_models: int = 5) -> None:
     ms["d"] = python_json(ASE, "d", steps, repeat, DATA)["ms"]
     share = (n_models - 1) / EVERY
     print(f"water {size} atoms, {steps} steps, check every {EVERY}, N_C {n_models}, "
-          "1 process x 2 threads; ms per MD step:")
+          f"1 process x {THREADS} threads; ms per MD step:")
     for key, what in (("a", "LAMMPS drive mean"), ("b", "LAMMPS drive model 1"),
                       ("c", "ASE VelocityVerlet, one MACECalculator"),
                       ("d", "ASE VelocityVerlet, CommitteeCalculator")):
@@ -164,13 +170,16 @@ def main() -> int:
                         help="MD steps per size (a multiple of 10 keeps the check share exact)")
     parser.add_argument("--concurrency", action="store_true",
                         help="also time one check with members in turn, in threads, jit.fork")
+    parser.add_argument("--threads", default="2", help="torch threads per process")
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     for size, steps in zip(args.sizes, args.steps + args.steps[-1:] * len(args.sizes)):
         measure(size, steps)
     if args.concurrency:
         for size in args.sizes:
             result = python_json(CONCURRENT, DATA, {384: 1, 3072: 2}[size])
-            print(f"one check of 5 members, {size} atoms, 2 threads, ms: "
+            print(f"one check of 5 members, {size} atoms, {THREADS} threads, ms: "
                   + "  ".join(f"{k} {v:.0f}" for k, v in result.items()))
     return 0
 
