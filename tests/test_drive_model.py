@@ -1,4 +1,4 @@
-"""`drive model K`: member K drives every step, the committee is evaluated once per check (issue 15)."""
+"""`drive model K`: member K drives each step, the committee is evaluated once per check."""
 
 from __future__ import annotations
 
