@@ -32,13 +32,15 @@ constexpr double EV_TO_KCAL_MOL = 23.060547830619026;    // CODATA 2018: eV per 
 
 FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
     Fix(lmp, narg, arg), drive_energy(0.0), rcut(4.0), alpha(0.0), alpha_set(false), drive(false),
-    unit_factor(1.0), energy_requested(false), bridge(nullptr), nmax_atoms(0),
+    drive_member(-1), unit_factor(1.0), energy_requested(false), bridge(nullptr), nmax_atoms(0),
     peratom(nullptr), s_atom(nullptr), s_local(nullptr), sigma(nullptr), image_of(nullptr),
     extra(nullptr),
     comm_data(nullptr), comm_width(0), comm_blocks(1), comm_nall(0), exchange_phase(0),
     peer_failed(false), ncentres_total(0), last_selected(-1), region_bytes(-1),
     devi_bytes(-1), restored(false), last_check_step(-1), run_begun(false), run_start(0.0), nchecks(0), nevals(0), wait_seconds(0.0)
 {
+  devi_virial[0] = devi_virial[1] = devi_virial[2] = 0.0;
+  virial_checked = false;
   if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
   nevery = utils::inumeric(FLERR, arg[3], false, lmp);
   if (nevery <= 0)
@@ -64,6 +66,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   apply_settings();    // the words themselves are checked by the evaluator's Python side
   spec.rcut = rcut;
   create_evaluator();
+  check_drive_member();
   check_selection_settings();
   if (!alpha_set) alpha = 2.0 / std::sqrt(2.0 * PI * info.n_models);
   if (alpha_auto) {
@@ -84,6 +87,9 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   size_peratom_cols = 3;
   peratom_freq = nevery;
   energy_global_flag = drive ? 1 : 0;    // fix_modify ID energy yes, handed to ID_energy
+  // the driving forces' virial counts in the pressure by default, as a pair style's does
+  // (fix_modify ID virial no leaves it out)
+  virial_global_flag = thermo_virial = drive ? 1 : 0;
   comm_forward = std::max(1, info.max_exchange_width);
   comm_reverse = std::max(3 * info.n_models, info.max_exchange_width);
   grow_storage();
@@ -133,7 +139,7 @@ int FixUQ::setmask()
 }
 
 /* ----------------------------------------------------------------------
-   drive mean: a companion fix (style uq/energy) reports the potential energy,
+   drive: a companion fix (style uq/energy) reports the driving energy,
    so f_ID keeps its meaning (max s_loc) for fix halt and thermo
 ------------------------------------------------------------------------- */
 
@@ -150,50 +156,34 @@ void FixUQ::init()
 {
   if (!atom->tag_enable) UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq requires atom IDs");
   if (!drive) return;
-  check_pressure_control();
+  barostat = pressure_control();
+  virial_checked = false;
   check_integrator();
   // the energy contribution is reported by ID_energy, not by this fix's scalar
   if (thermo_energy) energy_requested = true;
   thermo_energy = 0;
   Fix *energy = uq_compat::fix_by_id(modify, energy_id);
   if (!energy)
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive mean reports its energy through fix {}, "
-               "which was deleted; define fix {} again", id, energy_id, id);
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive {} reports its energy through fix {}, "
+               "which was deleted; define fix {} again", id, drive_words(), energy_id, id);
   energy->thermo_energy = energy_requested ? 1 : 0;
   if (update->whichflag == 2 && !energy_requested)
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive mean under minimize: add 'fix_modify {} "
-               "energy yes' so the minimizer sees the committee energy with the committee forces",
-               id, id);
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive {} under minimize: add 'fix_modify {} "
+               "energy yes' so the minimizer sees the driving energy with the driving forces",
+               id, drive_words(), id);
 }
 
 /* ----------------------------------------------------------------------
-   drive mean acts at the outermost level only: refuse r-RESPA, whose inner
+   drive acts at the outermost level only: refuse r-RESPA, whose inner
    levels would integrate without the committee forces
 ------------------------------------------------------------------------- */
 
 void FixUQ::check_integrator()
 {
   if (update->whichflag == 1 && utils::strmatch(update->integrate_style, "^respa"))
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive mean does not support run_style {}; use "
-               "run_style verlet (drive mean applies the committee forces every step)", id,
-               update->integrate_style);
-}
-
-/* ----------------------------------------------------------------------
-   no virial yet: refuse barostats, which would silently ignore our forces
-------------------------------------------------------------------------- */
-
-void FixUQ::check_pressure_control()
-{
-  for (const auto &fix : uq_compat::fix_list(modify)) {
-    const std::string style = fix->style;
-    if (utils::strmatch(style, "^np[ht]") || utils::strmatch(style, "^nph") ||
-        utils::strmatch(style, "press") || utils::strmatch(style, "^box/relax") ||
-        utils::strmatch(style, "^rigid/np") || utils::strmatch(style, "^deform/pressure"))
-      UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive mean has no virial yet, so pressure control by fix {} ({}) "
-                 "would ignore the committee forces; use a constant-volume ensemble", id, fix->id,
-                 style);
-  }
+    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive {} does not support run_style {}; use "
+               "run_style verlet (drive applies the committee forces every step)", id,
+               drive_words(), update->integrate_style);
 }
 
 /* ----------------------------------------------------------------------
@@ -241,13 +231,13 @@ void FixUQ::check_region_size()
 
 /* ---------------------------------------------------------------------- */
 
-void FixUQ::setup(int /*vflag*/)
+void FixUQ::setup(int vflag)
 {
   check_ghost_cutoff();
   check_region_size();
   if (!run_begun) begin_run();
   if (drive)
-    post_force(0);
+    post_force(vflag);
   else if (update->ntimestep % nevery == 0)
     check(true, false);
 }
@@ -280,25 +270,26 @@ void FixUQ::end_of_step()
 }
 
 /* ----------------------------------------------------------------------
-   drive mean: evaluate every step, statistics every N steps
+   drive: evaluate every step (model K: member K alone between checks),
+   statistics every N steps
 ------------------------------------------------------------------------- */
 
-void FixUQ::post_force(int /*vflag*/)
+void FixUQ::post_force(int vflag)
 {
-  check(update->ntimestep % nevery == 0, true);
+  check(update->ntimestep % nevery == 0, true, vflag);
 }
 
 /* ----------------------------------------------------------------------
    minimize: every force evaluation of the minimizer (a line search makes
-   several per iteration) gets the committee forces with drive mean; the
+   several per iteration) gets the driving forces with drive; the
    statistics come at the first evaluation of every N-th iteration
 ------------------------------------------------------------------------- */
 
-void FixUQ::min_post_force(int /*vflag*/)
+void FixUQ::min_post_force(int vflag)
 {
   const bool due = update->ntimestep % nevery == 0 && update->ntimestep != last_check_step;
   if (drive)
-    check(due, true);
+    check(due, true, vflag);
   else if (due)
     check(true, false);
 }

@@ -64,8 +64,9 @@ class FixUQ : public Fix, public UQExchanger {
   std::string exchange(double *data, int width, bool reverse) override;
 
   static constexpr int NVECTOR = 10;    // length of the global vector
-  double drive_energy;    // committee-mean potential energy of the last step (LAMMPS units)
+  double drive_energy;    // driving potential energy of the last step (LAMMPS units)
   bool drives() const { return drive; }
+  std::string drive_words() const;    // "mean" or "model K", for messages
   std::vector<std::string> output_files() const;    // region, devi: the files this fix writes
 
  private:
@@ -75,7 +76,8 @@ class FixUQ : public Fix, public UQExchanger {
   double alpha;            // error = alpha * uncertainty
   bool alpha_set;          // alpha given by the user
   bool alpha_auto = false; // alpha auto: the committee's fitted alpha
-  bool drive;              // drive mean: committee-mean forces act every step
+  bool drive;              // drive mean or drive model K: forces act every step
+  int drive_member;        // drive model K: K - 1 (sorted member order); -1: the committee mean
   double unit_factor;      // eV (and eV/Angstrom) to LAMMPS energy (force) units
   std::string energy_id;   // id of the fix uq/energy that reports the drive energy
   bool energy_requested;   // fix_modify ID energy yes was given (moved to energy_id)
@@ -106,6 +108,11 @@ class FixUQ : public Fix, public UQExchanger {
 
   // --- results
   double vector[NVECTOR];  // global vector, DESIGN.md section 5 order
+  double devi_virial[3];   // DeePMD virial deviation max/min/avg per atom (eV) at the last check
+
+  // --- drive: virial and pressure control (fix_uq_drive.cpp)
+  std::string barostat;    // "fix ID (style)" controlling the pressure this run, "" if none
+  bool virial_checked;     // this run's first drive evaluation checked for virials
 
   // --- selection state (kept in restart files)
   bigint ncentres_total;        // centres selected so far
@@ -141,13 +148,15 @@ class FixUQ : public Fix, public UQExchanger {
   void grow_storage();
   void free_storage();
 
-  void check_pressure_control();
+  void parse_drive(int narg, char **arg, int &iarg);
+  void check_drive_member();
+  std::string pressure_control() const;
   void check_integrator();
   void begin_run();
 
   // fix_uq_check.cpp
-  void check(bool statistics, bool drive_forces);
-  void apply_mean(const UQEvaluation &);
+  void check(bool statistics, bool drive_forces, int vflag = 0);
+  int rows_of(const UQEvaluation &ev) const { return ev.member < 0 ? info.n_models : 1; }
   double mean_force(const UQEvaluation &, int i, int k) const;
   void gather(UQEvaluation &);
   void evaluate(UQEvaluation &);
@@ -158,6 +167,12 @@ class FixUQ : public Fix, public UQExchanger {
   void atomic_statistics(const UQEvaluation &);
   void aggregate();
   void reduce_globals(const UQEvaluation &);
+
+  // fix_uq_drive.cpp
+  void apply_drive(const UQEvaluation &, int vflag);
+  void add_virial(const UQEvaluation &, int first, int count);
+  void check_virial_given(const UQEvaluation &);
+  void virial_deviation(const UQEvaluation &);
 
   // fix_uq_select.cpp
   void select_and_write(const UQEvaluation &);

@@ -117,10 +117,7 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
       alpha_set = true;
       setting(narg, arg, iarg);
     } else if (kw == "drive") {
-      const std::string mode = word(narg, arg, iarg);
-      if (mode != "mean" && mode != "none")
-        UQ_ERROR_ALL(iarg + 1, "Fix uq drive: got {}; expected mean or none", mode);
-      drive = mode == "mean";
+      parse_drive(narg, arg, iarg);
     } else if (kw == "dtype" || kw == "device") {
       // evaluator settings: the evaluator checks the value and names it in its error
       spec.options.emplace_back(kw, word(narg, arg, iarg));

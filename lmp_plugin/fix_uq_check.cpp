@@ -23,7 +23,7 @@ constexpr int MAX_BAD_IDS = 10;    // atom ids named per rank in a non-finite er
 
 /* ---------------------------------------------------------------------- */
 
-void FixUQ::check(bool statistics, bool drive_forces)
+void FixUQ::check(bool statistics, bool drive_forces, int vflag)
 {
   grow_storage();
   double t = platform::walltime();
@@ -34,13 +34,15 @@ void FixUQ::check(bool statistics, bool drive_forces)
   };
   UQEvaluation ev;
   gather(ev);
+  // drive model K between checks: member K alone (a check evaluates the whole committee once)
+  if (drive_forces && drive_member >= 0 && !statistics) ev.member = drive_member;
   lap(T_GATHER);
   evaluate(ev);
   lap(T_EVALUATE);
-  comm_rows(ev.forces, info.n_models, 3, true);
+  comm_rows(ev.forces, rows_of(ev), 3, true);
   check_finite(ev);
   lap(T_COMM);
-  if (drive_forces) apply_mean(ev);
+  if (drive_forces) apply_drive(ev, vflag);
   ++nevals;
   if (statistics) {
     last_check_step = update->ntimestep;
@@ -51,6 +53,7 @@ void FixUQ::check(bool statistics, bool drive_forces)
     aggregate();
     lap(T_AGGREGATE);
     reduce_globals(ev);
+    virial_deviation(ev);
     lap(T_OUTPUT);
     // a setup() at the step of the last selection (next run, or a restart) repeats nothing
     if (update->ntimestep > last_selected) {
@@ -64,10 +67,7 @@ void FixUQ::check(bool statistics, bool drive_forces)
   lap(T_OUTPUT);
 }
 
-/* ----------------------------------------------------------------------
-   drive mean: the committee-mean forces act on every owned atom, and the
-   committee-mean energy is what fix uq/energy reports (LAMMPS units)
-------------------------------------------------------------------------- */
+/* ---------------------------------------------------------------------- */
 
 // committee-mean force on atom i, direction k (eV/Angstrom), after the reverse comm
 double FixUQ::mean_force(const UQEvaluation &ev, int i, int k) const
@@ -76,18 +76,6 @@ double FixUQ::mean_force(const UQEvaluation &ev, int i, int k) const
   double sum = 0.0;
   for (int l = 0; l < info.n_models; ++l) sum += ev.forces[l * stride + (bigint) i * 3 + k];
   return sum / info.n_models;
-}
-
-void FixUQ::apply_mean(const UQEvaluation &ev)
-{
-  const int nm = info.n_models, nlocal = atom->nlocal;
-  double **f = atom->f;
-  for (int i = 0; i < nlocal; ++i)
-    for (int k = 0; k < 3; ++k) f[i][k] += unit_factor * mean_force(ev, i, k);
-  double mine = 0.0;
-  for (int l = 0; l < nm; ++l) mine += ev.energies[l] / nm;
-  MPI_Allreduce(&mine, &drive_energy, 1, MPI_DOUBLE, MPI_SUM, world);
-  drive_energy *= unit_factor;
 }
 
 /* ----------------------------------------------------------------------
@@ -269,7 +257,7 @@ void FixUQ::unpack_reverse_comm(int n, int *list, double *buf)
 
 void FixUQ::check_finite(const UQEvaluation &ev)
 {
-  const int nm = info.n_models, nlocal = atom->nlocal;
+  const int nm = rows_of(ev), nlocal = atom->nlocal;
   tagint bad[MAX_BAD_IDS];
   int nbad = 0, ebad = 0;
   for (int l = 0; l < nm; ++l)

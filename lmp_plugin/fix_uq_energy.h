@@ -1,6 +1,7 @@
 /* -*- c++ -*- ----------------------------------------------------------
-   lammps-uq: fix uq/energy, created by `fix ID ... uq ... drive mean` as
-   ID_energy.  Its scalar is the committee-mean potential energy, counted in
+   lammps-uq: fix uq/energy, created by `fix ID ... uq ... drive mean|model K` as
+   ID_energy.  Its scalar is the driving potential energy (committee mean or
+   member K), counted in
    the potential energy after `fix_modify ID energy yes`.  Not for direct use.
 ------------------------------------------------------------------------- */
 

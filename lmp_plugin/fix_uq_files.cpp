@@ -176,15 +176,17 @@ std::string FixUQ::start_file(const std::string &path, const char *what, long lo
 }
 
 /* ----------------------------------------------------------------------
-   DeePMD-kit model_devi.out: step, virial max/min/avg (0: no virial), force
-   max/min/avg of sigma_j; one line per check, fsync'd
+   DeePMD-kit model_devi.out: step, virial max/min/avg per atom (eV; 0 when
+   the evaluator returns no virials), force max/min/avg of sigma_j; one line
+   per check, fsync'd
 ------------------------------------------------------------------------- */
 
 std::string FixUQ::write_devi()
 {
   const std::string line =
       fmt::format("{:12d} {:19.6e} {:19.6e} {:19.6e} {:19.6e} {:19.6e} {:19.6e}\n",
-                  (long long) update->ntimestep, 0.0, 0.0, 0.0, vector[6], vector[7], vector[8]);
+                  (long long) update->ntimestep, devi_virial[0], devi_virial[1],
+                  devi_virial[2], vector[6], vector[7], vector[8]);
   const std::string err = write_durably(sel.devi_file, line, false, devi_bytes);
   return err.empty() ? "" : fmt::format("cannot write devi file {} at step {}: {}",
                                         sel.devi_file, update->ntimestep, err);

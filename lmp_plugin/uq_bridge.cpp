@@ -117,8 +117,9 @@ class PythonBridge : public UQBridge {
  private:
   PyObject *capsule;              // holds `this` for the exchange functions
   PyObject *session = nullptr;    // lammps_uq.fix.bridge.Session
-  Py_buffer fbuf{}, ebuf{};       // buffers of the returned forces and energies
+  Py_buffer fbuf{}, ebuf{}, vbuf{};    // buffers of the returned forces, energies, virials
   bool holding = false;           // whether fbuf/ebuf are held
+  bool holding_virials = false;   // whether vbuf is held
   std::string read_info(double rcut, UQEvaluatorInfo &info);
   std::string take_outputs(PyObject *result, UQEvaluation &ev);
 };
@@ -168,6 +169,7 @@ PythonBridge::~PythonBridge()
     PyBuffer_Release(&fbuf);
     PyBuffer_Release(&ebuf);
   }
+  if (holding_virials) PyBuffer_Release(&vbuf);
   Py_XDECREF(session);
   Py_XDECREF(capsule);
 }
@@ -228,8 +230,8 @@ std::string PythonBridge::evaluate(UQEvaluation &ev)
   PyObject *x = view_of(ev.x, sizeof(double) * 3 * ev.nall);
   PyObject *type = view_of(ev.type, sizeof(int) * ev.nall);
   PyObject *image = view_of(ev.image_of, sizeof(int) * ev.nall);
-  PyObject *result = PyObject_CallMethod(session, "evaluate", "OOOiL", x, type, image, ev.nlocal,
-                                         (long long) ev.step);
+  PyObject *result = PyObject_CallMethod(session, "evaluate", "OOOiLi", x, type, image, ev.nlocal,
+                                         (long long) ev.step, ev.member);
   Py_XDECREF(x);
   Py_XDECREF(type);
   Py_XDECREF(image);
@@ -240,11 +242,11 @@ std::string PythonBridge::evaluate(UQEvaluation &ev)
   return err;
 }
 
-// keeps buffers of the (forces, energies) pair that Session.evaluate validated
+// keeps buffers of the (forces, energies, virials or None) that Session.evaluate validated
 std::string PythonBridge::take_outputs(PyObject *result, UQEvaluation &ev)
 {
-  PyObject *forces = nullptr, *energies = nullptr;
-  if (!PyArg_ParseTuple(result, "OO", &forces, &energies)) return fetch_error();
+  PyObject *forces = nullptr, *energies = nullptr, *virials = nullptr;
+  if (!PyArg_ParseTuple(result, "OOO", &forces, &energies, &virials)) return fetch_error();
   const int flags = PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE;
   if (PyObject_GetBuffer(forces, &fbuf, flags) != 0) return fetch_error();
   if (PyObject_GetBuffer(energies, &ebuf, flags) != 0) {
@@ -254,16 +256,24 @@ std::string PythonBridge::take_outputs(PyObject *result, UQEvaluation &ev)
   holding = true;
   ev.forces = (double *) fbuf.buf;
   ev.energies = (double *) ebuf.buf;
+  ev.virials = nullptr;
+  if (virials == Py_None) return "";
+  if (PyObject_GetBuffer(virials, &vbuf, flags) != 0) return fetch_error();
+  holding_virials = true;
+  ev.virials = (double *) vbuf.buf;
   return "";
 }
 
 void PythonBridge::release_outputs()
 {
-  if (!holding) return;
+  if (!holding && !holding_virials) return;
   GIL gil;
-  PyBuffer_Release(&fbuf);
-  PyBuffer_Release(&ebuf);
-  holding = false;
+  if (holding) {
+    PyBuffer_Release(&fbuf);
+    PyBuffer_Release(&ebuf);
+  }
+  if (holding_virials) PyBuffer_Release(&vbuf);
+  holding = holding_virials = false;
 }
 
 std::string PythonBridge::report()

@@ -59,9 +59,12 @@ struct UQEvaluation {
   const int *image_of = nullptr; // (nall,) owned index this atom images, or -1
   int nlocal = 0, nall = 0;
   long long step = 0;
+  int member = -1;               // in: -1 every member, else only this 0-based member
   UQExchanger *exchanger = nullptr;
-  double *forces = nullptr;      // out: (n_models, nall, 3), writable
-  double *energies = nullptr;    // out: (n_models,)
+  double *forces = nullptr;      // out: (rows, nall, 3), writable; rows = n_models or 1 (member)
+  double *energies = nullptr;    // out: (rows,)
+  double *virials = nullptr;     // out: (rows, 3, 3) this rank's share of W = sum r (x) f, eV;
+                                 //      nullptr when the evaluator returns none
 };
 
 class UQBridge {

@@ -42,7 +42,7 @@ extern "C" void lmp_uq_register_styles(void *lmp, void *handle, void *regfunc)
   (*register_plugin)(&plugin, lmp);
 
   plugin.name = "uq/energy";
-  plugin.info = "fix uq/energy: committee-mean energy of fix uq ... drive mean (internal)";
+  plugin.info = "fix uq/energy: driving energy of fix uq ... drive mean or model K (internal)";
   plugin.creator.v2 = (lammpsplugin_factory2 *) &fix_uq_energy_creator;
   (*register_plugin)(&plugin, lmp);
 }

@@ -118,6 +118,17 @@ def check_evaluator(evaluator: Any, name: str) -> None:
         raise EvaluatorError(f"evaluator {name}: has no evaluate() method")
 
 
+def optional_keywords(evaluate: Callable) -> set[str]:
+    """Which of the optional keywords ``members`` and ``virial`` ``evaluate`` names."""
+    import inspect
+
+    try:
+        names = inspect.signature(evaluate).parameters
+    except (TypeError, ValueError):
+        return set()
+    return {"members", "virial"} & set(names)
+
+
 class FixExchange:
     """The fix's ghost exchanges, checked before they reach C++ (see protocol.Exchange)."""
 
@@ -153,6 +164,8 @@ class Session:
         self.numbers = np.asarray(numbers, dtype=np.int64)
         self._forward, self._reverse = forward, reverse
         self.extractor = None  # fix uq ... carve DIR: the consumer process (lammps_uq.fix.insitu)
+        # optional keywords of evaluate() (protocol.py): members=[...] and virial=True
+        self.takes = optional_keywords(evaluator.evaluate)
 
     def describe(self, rcut: float = 4.0) -> tuple[int, float, int, list[int], str, float]:
         """(n_models, ghost_cutoff, max_exchange_width, atomic number per type, name, alpha).
@@ -184,38 +197,54 @@ class Session:
         report = getattr(self.evaluator, "report", None)
         return str(report()) if callable(report) else ""
 
-    def evaluate(self, x_view, type_view, image_view, nlocal: int, step: int):
-        """Run the evaluator on one rank's atoms; returns checked (forces, energies)."""
+    def evaluate(self, x_view, type_view, image_view, nlocal: int, step: int, member: int = -1):
+        """Run the evaluator on one rank's atoms; returns checked (forces, energies, virials).
+
+        ``member`` >= 0 (``drive model K`` between checks): only that member's rows are
+        returned, evaluated alone when the evaluator takes ``members``.  ``virials`` is
+        ``None`` when the evaluator does not take ``virial``.
+        """
         positions = np.frombuffer(x_view, dtype=np.float64).reshape(-1, 3)
         nall = positions.shape[0]
         numbers = self.numbers[np.frombuffer(type_view, dtype=np.intc)]
         image_of = np.frombuffer(image_view, dtype=np.intc)
         exchange = FixExchange(self._forward, self._reverse, nall)
+        options: dict[str, Any] = {"virial": True} if "virial" in self.takes else {}
+        alone = member >= 0 and "members" in self.takes
+        if alone:
+            options["members"] = [member]
         out = self.evaluator.evaluate(
-            positions, numbers, nlocal, image_of=image_of, exchange=exchange
+            positions, numbers, nlocal, image_of=image_of, exchange=exchange, **options
         )
-        return self._checked(out, nall)
+        forces, energies, virials = self._checked(out, nall, 1 if alone else None,
+                                                  "virial" in options)
+        if member >= 0 and not alone:  # evaluated them all: keep the one that drives
+            pick = slice(member, member + 1)
+            forces, energies = forces[pick].copy(), energies[pick].copy()
+            virials = None if virials is None else virials[pick].copy()
+        return forces, energies, virials
 
-    def _checked(self, out: Any, nall: int) -> tuple[np.ndarray, np.ndarray]:
-        n = int(self.evaluator.n_models)
-        if not isinstance(out, tuple) or len(out) != 2:
+    def _checked(self, out: Any, nall: int, rows: int | None = None, virial: bool = False):
+        n = int(self.evaluator.n_models) if rows is None else rows
+        what = "n_models" if rows is None else "members"
+        size = 3 if virial else 2
+        if not isinstance(out, tuple) or len(out) != size:
             raise EvaluatorError(
-                f"evaluator {self.name}: evaluate() returned {type(out).__name__}; "
-                "expected a tuple (forces, energies)"
+                f"evaluator {self.name}: evaluate() returned {type(out).__name__}"
+                f"{f' of length {len(out)}' if isinstance(out, tuple) else ''}; expected a "
+                f"tuple {'(forces, energies, virials)' if virial else '(forces, energies)'}"
             )
-        forces = np.require(np.asarray(out[0], dtype=np.float64), requirements=["C", "W"])
-        energies = np.require(np.asarray(out[1], dtype=np.float64), requirements=["C", "W"])
-        if forces.shape != (n, nall, 3):
-            raise EvaluatorError(
-                f"evaluator {self.name}: forces have shape {forces.shape}; "
-                f"expected (n_models={n}, nall={nall}, 3)"
-            )
-        if energies.shape != (n,):
-            raise EvaluatorError(
-                f"evaluator {self.name}: energies have shape {energies.shape}; "
-                f"expected (n_models={n},)"
-            )
-        return forces, energies
+        shapes = {"forces": ((n, nall, 3), f"{what}={n}, nall={nall}, 3"),
+                  "energies": ((n,), f"{what}={n},"), "virials": ((n, 3, 3), f"{what}={n}, 3, 3")}
+        arrays = []
+        for (name, (shape, text)), array in zip(shapes.items(), out):
+            array = np.require(np.asarray(array, dtype=np.float64), requirements=["C", "W"])
+            if array.shape != shape:
+                raise EvaluatorError(
+                    f"evaluator {self.name}: {name} have shape {array.shape}; expected ({text})"
+                )
+            arrays.append(array)
+        return arrays[0], arrays[1], arrays[2] if virial else None
 
 
 def create(args, elements, units, options, forward, reverse) -> Session:

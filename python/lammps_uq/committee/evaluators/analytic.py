@@ -170,6 +170,8 @@ class PairCommittee:
             eV/Å, negative gradient of the weighted energy.
         energies : ndarray of float, shape (n_models,)
             eV, weighted sum of ``phi`` over the pairs.
+        virials : ndarray of float, shape (n_models, 3, 3)
+            eV, ``W = sum_pairs r_ij (x) f_ij = -sum D (x) f_i`` with the weighted pair forces.
         """
         r2 = np.einsum("pk,pk->p", vectors, vectors)
         si, sj = species[i], species[j]
@@ -185,9 +187,11 @@ class PairCommittee:
             for k in range(3):
                 column = pair_force[m, :, k]
                 forces[m, :, k] = np.bincount(i, column, nall) - np.bincount(j, column, nall)
-        return forces, energies
+        virials = -np.einsum("pa,mpb->mab", vectors, pair_force)
+        return forces, energies, virials
 
-    def evaluate(self, positions, numbers, nlocal, *, image_of=None, exchange=None):
+    def evaluate(self, positions, numbers, nlocal, *, image_of=None, exchange=None,
+                 virial=False):
         """Committee forces and local energies for local plus ghost atoms.
 
         The energy of local atom ``i`` is ``E_i = 1/2 sum_{j != i, r_ij < r_c} phi(r_ij)``
@@ -203,6 +207,8 @@ class PairCommittee:
             Number of local atoms (the first ``nlocal`` rows).
         image_of, exchange
             Part of the evaluator contract; a pair potential does not need them.
+        virial : bool, default False
+            Also return each member's share of the virial (``fix uq`` asks for it).
 
         Returns
         -------
@@ -210,19 +216,25 @@ class PairCommittee:
             eV/Å, ``-d(sum_{i < nlocal} E_i)/dx`` for every position (ghost rows included).
         energies : ndarray of float, shape (n_models,)
             eV, ``sum_{i < nlocal} E_i``.
+        virials : ndarray of float, shape (n_models, 3, 3)
+            Only with ``virial``: eV, this rank's share of ``sum r_ij (x) f_ij`` (each pair
+            weighted as its energy), so the sum over ranks is the virial of the box.
         """
         positions = np.ascontiguousarray(positions, dtype=np.float64)
         nall = len(positions)
         species = self._species(numbers)
         if nall < 2:
-            return np.zeros((self.n_models, nall, 3)), np.zeros(self.n_models)
+            empty = (np.zeros((self.n_models, nall, 3)), np.zeros(self.n_models),
+                     np.zeros((self.n_models, 3, 3)))
+            return empty if virial else empty[:2]
         i, j, vectors = vesin.NeighborList(cutoff=self.cutoff, full_list=False).compute(
             positions, box=np.zeros((3, 3)), periodic=False, quantities="ijD"
         )
         # each owned end of a pair carries half of its energy
         weights = 0.5 * ((i < nlocal).astype(np.float64) + (j < nlocal))
         keep = weights > 0.0
-        return self._pair_terms(species, i[keep], j[keep], vectors[keep], weights[keep], nall)
+        out = self._pair_terms(species, i[keep], j[keep], vectors[keep], weights[keep], nall)
+        return out if virial else out[:2]
 
     def committee_forces(self, atoms):
         """Committee forces and total energies of an ``ase.Atoms`` (periodic or not).
@@ -250,7 +262,7 @@ class PairCommittee:
             positions, box=box, periodic=pbc, quantities="ijD"
         )
         weights = np.ones(len(i))
-        return self._pair_terms(species, i, j, vectors, weights, len(atoms))
+        return self._pair_terms(species, i, j, vectors, weights, len(atoms))[:2]
 
 
 def lj_committee(elements, **kwargs) -> PairCommittee:

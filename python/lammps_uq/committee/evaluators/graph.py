@@ -39,6 +39,15 @@ class EdgeGraph:
         rows[self.ghost_rows] += nodes[self.nlocal:]
         return rows
 
+    def virial_from_edge_gradient(self, dedv: np.ndarray) -> np.ndarray:
+        """Virial ``W = sum_edges r_sr (x) f`` (3, 3), eV, from dE/d(edge vector) (n_edges, 3).
+
+        ``W[a, b] = -sum_e v_e[a] dE/dv_e[b]``, LAMMPS's ``sum_i r_i[a] f_i[b]`` restricted
+        to this graph's edges (each periodic edge once, whoever owns its receiver), so the
+        sum over MPI ranks is the whole virial; the stress is ``-W / volume``.
+        """
+        return -self.vectors.T @ dedv
+
     def tensors(self, species: list[int], device: str, dtype: str) -> dict:
         """Torch inputs of MACE's ``lammps_mliap`` path (vectors, one-hot species, edges)."""
         import torch

@@ -224,32 +224,52 @@ class MaceCommittee:
         """alpha of s_loc at rcut from the committee's calibration.json (0.0: none)."""
         return fitted_alpha(self.calibration, rcut)
 
-    def evaluate(self, positions, numbers, nlocal, *, image_of, exchange: Exchange):
-        """Per-model forces (n_models, nall, 3) and local-energy sums (n_models,)."""
+    def evaluate(self, positions, numbers, nlocal, *, image_of, exchange: Exchange,
+                 members=None, virial: bool = False):
+        """Per-model forces (rows, nall, 3) and local-energy sums (rows,), rows = ``members``
+        (0-based; default all); with ``virial`` also each member's virial (rows, 3, 3), eV."""
         start = time.perf_counter()
         graph = local_edges(positions, numbers, nlocal, image_of, self.r_max)
         self._count("graph", start)
-        return self.evaluate_graph(graph, exchange)
+        out = self.evaluate_members(graph, exchange, members)
+        return out if virial else out[:2]
 
     def evaluate_graph(self, graph: EdgeGraph, exchange) -> tuple[np.ndarray, np.ndarray]:
         """Run every member on one shared graph; forces are scattered to the graph's rows."""
+        return self.evaluate_members(graph, exchange)[:2]
+
+    def evaluate_members(self, graph: EdgeGraph, exchange, members=None):
+        """(forces, energies, virials) of ``members`` (default all) on one shared graph."""
         from .mace_run import GhostExchange, run_member
 
+        chosen = self.member_list(members)
         start = time.perf_counter()
-        forces = np.zeros((self.n_models, graph.nrows, 3))
-        energies = np.zeros(self.n_models)
+        forces = np.zeros((len(chosen), graph.nrows, 3))
+        energies = np.zeros(len(chosen))
+        virials = np.zeros((len(chosen), 3, 3))
         tensors = graph.tensors(self.species, self.device, self.dtype)
         ghosts = GhostExchange(graph, exchange)
         start = self._count("graph", start)
-        for m, model in enumerate(self.models):
-            energy, dedv = run_member(model, tensors, graph, ghosts)
+        for row, m in enumerate(chosen):
+            energy, dedv = run_member(self.models[m], tensors, graph, ghosts)
             start = self._count("model", start)
-            forces[m] = graph.forces_from_edge_gradient(dedv)
-            energies[m] = energy
+            forces[row] = graph.forces_from_edge_gradient(dedv)
+            virials[row] = graph.virial_from_edge_gradient(dedv)
+            energies[row] = energy
             start = self._count("forces", start)
         self.timing["model"] -= ghosts.seconds
         self.timing["exchange"] = self.timing.get("exchange", 0.0) + ghosts.seconds
-        return forces, energies
+        return forces, energies, virials
+
+    def member_list(self, members) -> list[int]:
+        """0-based member indices, checked (``None``: all, in the sorted file order)."""
+        if members is None:
+            return list(range(self.n_models))
+        chosen = [int(m) for m in members]
+        if not chosen or any(m < 0 or m >= self.n_models for m in chosen):
+            raise InputError(f"MaceCommittee members: got {list(members)}; expected indices "
+                             f"from 0 to {self.n_models - 1}")
+        return chosen
 
     def _count(self, part: str, start: float) -> float:
         now = time.perf_counter()

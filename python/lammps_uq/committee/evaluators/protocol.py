@@ -27,6 +27,18 @@ Returns ``(forces, energies)``:
 Optional: ``max_exchange_width`` (widest array passed to the exchanges) and
 ``fitted_alpha(rcut) -> float``, the committee's calibrated alpha of s_loc at ``rcut``
 (0.0 if none), which ``alpha auto`` uses.
+
+Optional keywords of ``evaluate`` (the fix passes a keyword only if ``evaluate`` names it):
+
+- ``virial=True``: return ``(forces, energies, virials)``, ``virials`` ``(n_models, 3, 3)``
+  float64, eV: this rank's share of the virial ``W[a, b] = sum r_ij[a] f_ij[b]`` (LAMMPS sign:
+  ``W = -dE/d(strain)``, stress ``= -W / volume``), split so that the sum over ranks is the
+  whole virial, e.g. the sum over edges into local atoms, or ``sum_i x_i (x) f_i`` over the
+  ``nall`` rows when ghosts are explicit images.  ``drive`` adds it to the pressure; the devi
+  file's virial columns are its spread over members.
+- ``members=[k, ...]``: evaluate only these members (0-based, sorted order); forces, energies
+  (and virials) then have ``len(members)`` rows.  ``drive model K`` asks for ``[K - 1]``
+  between checks.
 """
 
 from __future__ import annotations
@@ -75,4 +87,5 @@ class Evaluator(Protocol):
         image_of: np.ndarray,
         exchange: Exchange,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-model forces ``(n_models, nall, 3)`` and local energy sums ``(n_models,)``."""
+        """Per-model forces ``(n_models, nall, 3)`` and local energy sums ``(n_models,)``
+        (optionally also virials; see the module docstring for ``virial`` and ``members``)."""
