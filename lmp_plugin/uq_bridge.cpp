@@ -120,6 +120,7 @@ class PythonBridge : public UQBridge {
   Py_buffer fbuf{}, ebuf{};       // buffers of the returned forces and energies
   bool holding = false;           // whether fbuf/ebuf are held
   std::string read_info(double rcut, UQEvaluatorInfo &info);
+  std::string read_error_model(double rcut, UQErrorModel &model);
   std::string take_outputs(PyObject *result, UQEvaluation &ev);
 };
 
@@ -215,6 +216,17 @@ std::string PythonBridge::read_info(double rcut, UQEvaluatorInfo &info)
       Py_XDECREF(item);
     }
   }
+  Py_DECREF(res);
+  if (!ok || PyErr_Occurred()) return fetch_error();
+  return read_error_model(rcut, info.error_model);
+}
+
+// session.error_model(rcut) -> (a, b, bound_factor, s_max), issue 16
+std::string PythonBridge::read_error_model(double rcut, UQErrorModel &model)
+{
+  PyObject *res = PyObject_CallMethod(session, "error_model", "d", rcut);
+  if (!res) return fetch_error();
+  int ok = PyArg_ParseTuple(res, "dddd", &model.a, &model.b, &model.bound_factor, &model.s_max);
   Py_DECREF(res);
   if (!ok || PyErr_Occurred()) return fetch_error();
   return "";
