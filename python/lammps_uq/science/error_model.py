@@ -133,9 +133,28 @@ def summary(e, s, predicted, upper) -> dict:
             "deciles": decile_table(e, s, predicted, upper)}
 
 
-def two_fold(groups: np.ndarray) -> np.ndarray:
-    """Fold (0/1) of each neighbourhood: frames alternate between folds within every set."""
-    return np.asarray(groups) % 2
+def two_fold(frame_index) -> np.ndarray:
+    """Fold (0/1) of frame k of a set: (k + k // 4) mod 2.
+
+    Frames alternate between the folds, with the phase flipped every 4 frames, so that a set
+    written in cycles of 2 or 4 kinds (as ``committee.anomalies``) has every kind in both folds.
+    """
+    k = np.asarray(frame_index)
+    return (k + k // 4) % 2
+
+
+def fold_models(e, s, frame_index, q: float = DEFAULT_Q) -> dict:
+    """{fold: model fitted on the other fold}: the model that judges each fold held out."""
+    fold = two_fold(frame_index)
+    models = {}
+    for k in (0, 1):
+        train = fold != k
+        if not train.any() or train.all():
+            raise InputError(f"calibrate: {int(train.sum())} calibration and "
+                             f"{int((~train).sum())} held-out neighbourhoods; expected at least "
+                             "2 labelled frames in a set")
+        models[k] = fit_model(e[train], s[train], q)
+    return models
 
 
 def cross_validate(e, s, frame_of, q: float = DEFAULT_Q) -> dict:
@@ -147,14 +166,11 @@ def cross_validate(e, s, frame_of, q: float = DEFAULT_Q) -> dict:
     """
     e, s = np.asarray(e, dtype=float), np.asarray(s, dtype=float)
     fold = two_fold(frame_of)
+    models = fold_models(e, s, frame_of, q)
     power, power_up = np.empty_like(e), np.empty_like(e)
     const, const_up, iso = np.empty_like(e), np.empty_like(e), np.empty_like(e)
-    for k in (0, 1):
+    for k, model in models.items():
         train, test = fold != k, fold == k
-        if not train.any() or not test.any():
-            raise InputError(f"calibrate: {int(train.sum())} calibration and {int(test.sum())} "
-                             "held-out neighbourhoods; expected at least 2 labelled frames")
-        model = fit_model(e[train], s[train], q)
         power[test], power_up[test] = predict(model, s[test]), bound(model, s[test])
         alpha = e[train].mean() / s[train].mean()
         factor = conformal_factor(e[train], alpha * s[train], q)
