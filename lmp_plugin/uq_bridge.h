@@ -38,7 +38,7 @@ struct UQEvaluatorInfo {
   std::vector<int> numbers;       // atomic number per atom type (index 0 unused)
   std::string name;               // for messages
   double alpha = 0.0;             // alpha fitted for this committee at rcut (0: none recorded)
-  UQErrorModel error_model;       // calibrated e(s) and bound at rcut (a = 0: none recorded)
+  UQErrorModel error_model;       // calibrated e(s) and bound at rcut (alpha 0: none recorded)
 };
 
 // Ghost exchanges the fix offers to the evaluator while it runs.  They return an

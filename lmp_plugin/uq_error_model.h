@@ -1,13 +1,14 @@
 /* -*- c++ -*- ----------------------------------------------------------
    lammps-uq: the calibrated error model of fix uq ... alpha auto (issue 16).
 
-   expected local error  e(s) = a * s^b           (s: s_loc, eV/Angstrom)
+   expected local error  e(s) = alpha * s                    for s <= knee (or knee = 0)
+                         e(s) = alpha * knee * (s / knee)^b  for s > knee
    conformal upper bound u(s) = bound_factor * e(s)
 
-   a, b, bound_factor and s_max (the largest s_loc of the calibration) come
-   from the committee's calibration.json, read by the Python side
-   (lammps_uq.science.error_model.model_at).  A number after alpha, or a
-   calibration without an error model, is a = alpha, b = 1, no bound.
+   with s = s_loc (eV/Angstrom).  The parameters and s_max (the largest s_loc
+   of the calibration) come from the committee's calibration.json, read by
+   the Python side (lammps_uq.science.error_model.model_at).  A number after
+   alpha, or a calibration without an error model: knee 0, no bound.
    Python twin: lammps_uq.science.error_model.predict / bound.
 ------------------------------------------------------------------------- */
 
@@ -19,12 +20,16 @@
 namespace LAMMPS_NS {
 
 struct UQErrorModel {
-  double a = 0.0;               // scale (eV/Angstrom)^(1-b); 0: none
-  double b = 1.0;               // exponent
+  double alpha = 0.0;           // Eq. 3 factor up to the knee; 0: none
+  double knee = 0.0;            // s_loc where the power law starts; 0: none
+  double b = 1.0;               // exponent beyond the knee
   double bound_factor = 0.0;    // c_q of the conformal bound; 0: no bound
   double s_max = 0.0;           // largest s_loc seen in the calibration; 0: unknown
 
-  double estimate(double s) const { return b == 1.0 ? a * s : a * std::pow(s, b); }
+  double estimate(double s) const
+  {
+    return (knee > 0.0 && s > knee) ? alpha * knee * std::pow(s / knee, b) : alpha * s;
+  }
   double bound(double s) const { return bound_factor * estimate(s); }
   bool extrapolates(double s) const { return s_max > 0.0 && s > s_max; }
 };

@@ -80,37 +80,59 @@ def test_deciles_split_by_s():
     assert all(row["coverage"] == 1.0 for row in table)
 
 
-def test_cross_validated_coverage_of_a_multiplicative_noise_model():
-    """e = 0.5 s^1.4 x lognormal: the bound covers ~q of held-out points in every decile."""
-    rng = np.random.default_rng(3)
-    n_frames, per_frame = 40, 250
-    s = np.exp(rng.uniform(np.log(0.01), np.log(1.0), n_frames * per_frame))
-    e = 0.5 * s ** 1.4 * rng.lognormal(0.0, 0.4, len(s))
-    frame = np.repeat(np.arange(n_frames), per_frame)
+def test_knee_model_by_hand():
+    # below the knee (median s = 2): alpha = (9*3 + 9*6) / (9*1 + 9*2) = 3
+    s = np.repeat([1.0, 2.0, 3.0, 16.0], [9, 9, 5, 5])
+    e = np.repeat([3.0, 6.0, 6.0 * 1.5 ** 2, 6.0 * 8.0 ** 2.5], [9, 9, 5, 5])
+    model = em.fit_knee(e, s, knee_quantile=0.5, bins=3)
+    assert (model["alpha"], model["knee"]) == (pytest.approx(3.0), 2.0)
+    # through the knee point: x = ln 1.5, ln 8 with y = 2 x1, 2.5 x2
+    x1, x2 = math.log(1.5), math.log(8.0)
+    assert model["b"] == pytest.approx((2 * x1 ** 2 + 2.5 * x2 ** 2) / (x1 ** 2 + x2 ** 2))
+    np.testing.assert_allclose(em.predict(model, [1.0, 2.0, 4.0]),
+                               [3.0, 6.0, 6.0 * 2.0 ** model["b"]])
+    flat = {"form": "knee", "alpha": 1.5, "knee": 0.0, "b": 7.0, "bound_factor": 2.0}
+    np.testing.assert_allclose(em.bound(flat, [0.1, 10.0]), [0.3, 30.0])
+
+
+def knee_data(rng, n_frames=40, per_frame=250):
+    """s: 90 % in [0.01, 0.1], 10 % in [0.1, 1]; e = 0.8 s up to 0.1, 0.08 (s/0.1)^2 beyond."""
+    n = n_frames * per_frame
+    s = np.exp(np.where(rng.random(n) < 0.9, rng.uniform(np.log(0.01), np.log(0.1), n),
+                        rng.uniform(np.log(0.1), np.log(1.0), n)))
+    mean = np.where(s <= 0.1, 0.8 * s, 0.08 * (s / 0.1) ** 2)
+    return mean * rng.lognormal(0.0, 0.4, n), s, np.repeat(np.arange(n_frames), per_frame)
+
+
+def test_cross_validated_coverage_of_a_knee_with_multiplicative_noise():
+    """The bound covers ~q of held-out points in every decile; the constant alpha does not."""
+    e, s, frame = knee_data(np.random.default_rng(3))
+    model = em.fit_knee(e, s)
+    assert model["knee"] == pytest.approx(0.1, rel=0.05)
+    assert model["b"] == pytest.approx(2.0, abs=0.1)
     report = em.cross_validate(e, s, frame, q=0.9)
-    assert report["power"]["coverage"] == pytest.approx(0.9, abs=0.02)
-    for row in report["power"]["deciles"]:
+    assert report["model"]["coverage"] == pytest.approx(0.9, abs=0.02)
+    for row in report["model"]["deciles"]:
         assert row["coverage"] == pytest.approx(0.9, abs=0.04), row
-    # the constant alpha is wrong at both ends; the power law is not
-    assert report["power"]["mad"] < 0.8 * report["constant_alpha"]["mad"]
-    top = report["constant_alpha"]["deciles"][-1]
-    assert top["coverage"] < 0.8
+    assert report["model"]["mad"] < 0.8 * report["constant_alpha"]["mad"]
+    assert report["constant_alpha"]["deciles"][-1]["coverage"] < 0.8
 
 
-def test_model_at_interpolates_log_a_and_the_rest():
+def test_model_at_interpolates_every_parameter():
     cal = {"error_model": {"local": {
-        "2": {"a": 1.0, "b": 1.0, "bound_factor": 2.0, "s_max": 0.1},
-        "4": {"a": math.exp(2.0), "b": 2.0, "bound_factor": 3.0, "s_max": 0.3}}}}
+        "2": {"alpha": 1.0, "knee": 0.02, "b": 1.0, "bound_factor": 2.0, "s_max": 0.1},
+        "4": {"alpha": 2.0, "knee": 0.04, "b": 2.0, "bound_factor": 3.0, "s_max": 0.3}}}}
     model = em.model_at(cal, 3.0)
-    assert model["a"] == pytest.approx(math.e)
-    assert (model["b"], model["bound_factor"], model["s_max"]) == pytest.approx((1.5, 2.5, 0.2))
+    assert [model[k] for k in ("alpha", "knee", "b", "bound_factor", "s_max")] == pytest.approx(
+        [1.5, 0.03, 1.5, 2.5, 0.2])
     assert em.model_at(cal, 9.0)["b"] == pytest.approx(2.0)
 
 
 def test_model_at_of_an_old_calibration_is_the_constant_alpha():
     model = em.model_at({"alpha_local": {"1": 0.4, "3": 0.8}}, 2.0)
-    assert model == {"form": "power", "a": pytest.approx(0.6), "b": 1.0, "bound_factor": 0.0,
-                     "s_max": 0.0}
+    assert model == {"form": "knee", "alpha": pytest.approx(0.6), "knee": 0.0, "b": 1.0,
+                     "bound_factor": 0.0, "s_max": 0.0}
+    np.testing.assert_allclose(em.predict(model, [0.5]), [0.3])
     assert em.model_at(None, 2.0) is None
     assert em.model_at({"n_models": 3}, 2.0) is None
 

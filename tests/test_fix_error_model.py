@@ -1,16 +1,15 @@
 """fix uq ... alpha auto evaluates the calibrated error model like its Python twin (issue 16)."""
 
 import json
-import math
 import os
 
 import numpy as np
 import pytest
 
 CAL = {"alpha_local": {"2": 0.5, "4": 0.9},
-       "error_model": {"form": "power", "q": 0.9, "local": {
-           "2": {"a": 0.8, "b": 1.2, "bound_factor": 1.9, "s_max": 1e-4},
-           "4": {"a": 3.2, "b": 1.6, "bound_factor": 2.3, "s_max": 3e-4}}}}
+       "error_model": {"form": "knee", "q": 0.9, "local": {
+           "2": {"alpha": 0.8, "knee": 1e-4, "b": 1.2, "bound_factor": 1.9, "s_max": 1e-4},
+           "4": {"alpha": 3.2, "knee": 3e-4, "b": 1.6, "bound_factor": 2.3, "s_max": 3e-4}}}}
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +67,12 @@ def test_fix_error_estimate_and_bound_equal_the_python_twin(committee, lammps_en
     table = helpers.read_dump(tmp_path / "dump.uq")[-1]
     s_loc, estimate, upper = table[:, 2], table[:, 3], table[:, 4]
     np.testing.assert_allclose(s_loc, reference_s_local(atoms, paths, 3.0), rtol=1e-6)
-    # rcut 3 between the recorded 2 and 4: log a, b and c_q interpolated halfway, by hand
-    a, b, factor = math.sqrt(0.8 * 3.2), 1.4, 2.1
-    np.testing.assert_allclose(estimate, a * s_loc ** b, rtol=1e-12)
-    np.testing.assert_allclose(upper, factor * a * s_loc ** b, rtol=1e-12)
+    # rcut 3 between the recorded 2 and 4: every parameter halfway, by hand
+    alpha, knee, b, factor = 2.0, 2e-4, 1.4, 2.1
+    expected = np.where(s_loc > knee, alpha * knee * (s_loc / knee) ** b, alpha * s_loc)
+    assert (s_loc > knee).any() and (s_loc <= knee).any()  # both branches are checked
+    np.testing.assert_allclose(estimate, expected, rtol=1e-12)
+    np.testing.assert_allclose(upper, factor * expected, rtol=1e-12)
     twin = error_model.model_at(CAL, 3.0)
     np.testing.assert_allclose(estimate, error_model.predict(twin, s_loc), rtol=1e-12)
     np.testing.assert_allclose(upper, error_model.bound(twin, s_loc), rtol=1e-12)

@@ -81,14 +81,15 @@ def print_report(result: dict) -> None:
                   f"{row['s_max']:.4f} (median {row['s_median']:.4f}), "
                   f"{100 * row['share_of_log_range']:.0f} % of the pooled log range")
     fitted, held = model["local"][radius], model["held_out"][radius]
-    print(f"error model at rcut {radius}: e = {fitted['a']:.4g} * s^{fitted['b']:.3f}, bound = "
-          f"{fitted['bound_factor']:.3f} * e (q = {model['q']}), calibrated up to s_loc "
-          f"{fitted['s_max']:.4f}")
-    print(f"held out (two folds of frames): MAD power {held['power']['mad']:.4f}, constant alpha "
-          f"{held['constant_alpha']['mad']:.4f}, isotonic {held['isotonic_mad']:.4f}; coverage "
-          f"{held['power']['coverage']:.3f}")
+    print(f"error model at rcut {radius}: e = {fitted['alpha']:.4g} s up to s = "
+          f"{fitted['knee']:.4g}, then ~ s^{fitted['b']:.3f}; bound = {fitted['bound_factor']:.3f}"
+          f" e (q = {model['q']}); calibrated up to s_loc {fitted['s_max']:.4f}")
+    print(f"held out (two folds of frames): MAD of the local error: knee model "
+          f"{held['model']['mad']:.4f}, constant alpha {held['constant_alpha']['mad']:.4f}, "
+          f"power law {held['power_mad']:.4f}, isotonic {held['isotonic_mad']:.4f}; coverage of "
+          f"the bound {held['model']['coverage']:.3f}")
     print(f"  {'decile':>6} {'mean s':>8} {'MAE':>8} {'pred':>8} {'MAD':>8} {'MAD(a)':>8} {'cover':>6}")
-    for row, const in zip(held["power"]["deciles"], held["constant_alpha"]["deciles"]):
+    for row, const in zip(held["model"]["deciles"], held["constant_alpha"]["deciles"]):
         print(f"  {row['decile']:6d} {row['mean_s']:8.4f} {row['mae']:8.4f} "
               f"{row['mean_predicted']:8.4f} {row['mad']:8.4f} {const['mad']:8.4f} "
               f"{row['coverage']:6.3f}")

@@ -81,7 +81,6 @@ def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
     e, s, index = local_arrays(sets, f"local {RADIUS}")
     models = fold_models(e, s, index, q)
     report = cross_validate(e, s, index, q)
-    report.pop("predicted")
     per_set = {name: frame_checks(frames_of[name], levels, models, alpha_old,
                                   name == "anomalies.extxyz") for name, levels in sets}
     anomalies = per_set.get("anomalies.extxyz", [])
@@ -94,13 +93,13 @@ def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
         "anomaly_frames_ratio_within_0.5_2": f"{sum(within)} of {len(within)}",
         "anomaly_frames_ratio_within_0.5_2_old_alpha":
             f"{sum(0.5 <= r['ratio_old'] <= 2.0 for r in anomalies)} of {len(anomalies)}",
-        "coverage_overall": report["power"]["coverage"],
-        "coverage_top_decile": report["power"]["deciles"][-1]["coverage"],
+        "coverage_overall": report["model"]["coverage"],
+        "coverage_top_decile": report["model"]["deciles"][-1]["coverage"],
         "coverage_top_decile_constant_alpha": report["constant_alpha"]["deciles"][-1]["coverage"],
-        "local_mad": {"power": report["power"]["mad"],
+        "local_mad": {"knee": report["model"]["mad"], "power": report["power_mad"],
                       "constant_alpha": report["constant_alpha"]["mad"],
                       "isotonic": report["isotonic_mad"]},
-        "equilibrium_per_frame_mad": mad, "deciles": report["power"]["deciles"],
+        "equilibrium_per_frame_mad": mad, "deciles": report["model"]["deciles"],
         "anomaly_frames": anomalies,
     }
 

@@ -4,18 +4,20 @@ A single α (Eq. 3) reads error = α · s. Where the committee extrapolates, the
 faster than s (paper Fig. 3d: α rises from 0.93 to 1.21 from mild to strong extrapolation),
 so the calibration also fits
 
-- the **error model** ``e(s) = a · s^b``: b is the least-squares slope of log(mean e) on
-  log(mean s) over bins of equal width in log s (each bin one point, so the few strongly
-  extrapolating neighbourhoods weigh as much as the many near-equilibrium ones); a then makes
-  the predicted errors sum to the observed ones, Σ e = a Σ s^b (with b = 1 this is Eq. 3's α);
+- the **error model** (``knee``): e(s) = α s up to the knee (the 0.9 quantile of the
+  calibration's s), where Eq. 3 holds and α is the ratio of the means there; beyond it
+  e(s) = α knee (s / knee)^b, b the least-squares slope (through the knee point) of
+  log(mean e) on log(mean s) over bins of equal width in log s, so the few strongly
+  extrapolating neighbourhoods weigh as much as the many ordinary ones;
 - the **conformal bound** ``c_q · e(s)``: c_q is the ⌈(n+1) q⌉-th smallest of the n ratios
   error / e(s) of a calibration split (split conformal prediction), so that error ≤ bound holds
   for a fraction ≥ q of new neighbourhoods drawn like the calibration ones.
 
-The power law is the model ``fix uq ... alpha auto`` evaluates; :func:`predict` and
-:func:`bound` are the twins of ``lmp_plugin/uq_error_model.cpp``. An isotonic fit
-(:func:`fit_isotonic`, pool-adjacent-violators) is kept for comparison: it follows the data
-inside their range but is flat beyond the largest s seen, exactly where the error keeps growing.
+Why not the alternatives: a power law a s^b over the whole range (:func:`fit_power`) lets the
+bulk's weak error-uncertainty relation set b and worsens the per-frame error estimate of
+equilibrium frames; isotonic regression (:func:`fit_isotonic`) is flat beyond the largest s
+seen, exactly where the error keeps growing. Both are measured in the held-out report.
+:func:`predict` and :func:`bound` are the twins of ``lmp_plugin/uq_error_model.h``.
 """
 
 from __future__ import annotations
@@ -28,15 +30,14 @@ from ..errors import InputError
 
 DEFAULT_Q = 0.9
 DEFAULT_BINS = 12
+DEFAULT_KNEE = 0.9
 MIN_PER_BIN = 5
 
 
 def fit_power(e, s, bins: int = DEFAULT_BINS) -> tuple[float, float]:
     """(a, b) of e = a · s^b: slope from binned means in log s, scale from Σ e = a Σ s^b."""
     e, s = np.asarray(e, dtype=float), np.asarray(s, dtype=float)
-    if len(e) != len(s) or len(e) < 2 or np.any(s <= 0) or np.any(e < 0):
-        raise InputError(f"error model: got {len(e)} errors and {len(s)} uncertainties; expected "
-                         "as many of each (>= 2), uncertainties > 0 and errors >= 0")
+    _check_pairs(e, s)
     log_s = np.log(s)
     edges = np.linspace(log_s.min(), log_s.max(), bins + 1)
     which = np.clip(np.searchsorted(edges, log_s, side="right") - 1, 0, bins - 1)
@@ -50,9 +51,52 @@ def fit_power(e, s, bins: int = DEFAULT_BINS) -> tuple[float, float]:
     return float(e.sum() / np.sum(s ** b)), b
 
 
+def fit_knee(e, s, knee_quantile: float = DEFAULT_KNEE, bins: int = DEFAULT_BINS) -> dict:
+    """α below the knee (Eq. 3 there), the power b above it, continuous at the knee.
+
+    knee: the ``knee_quantile`` of s; α = Σe / Σs over s <= knee; b: least-squares slope
+    through the knee point of log(mean e / (α knee)) on log(mean s / knee) over bins of equal
+    width in log s above the knee (each bin with >= MIN_PER_BIN neighbourhoods one point).
+    """
+    e, s = np.asarray(e, dtype=float), np.asarray(s, dtype=float)
+    _check_pairs(e, s)
+    knee = float(np.quantile(s, knee_quantile))
+    below = s <= knee
+    alpha = float(e[below].sum() / s[below].sum())
+    x, y = [], []
+    if (~below).any():
+        log_s = np.log(s[~below] / knee)
+        edges = np.linspace(0.0, log_s.max(), bins + 1)
+        which = np.clip(np.searchsorted(edges, log_s, side="right") - 1, 0, bins - 1)
+        for k in range(bins):
+            inside = which == k
+            if inside.sum() >= MIN_PER_BIN and e[~below][inside].mean() > 0:
+                x.append(np.log(s[~below][inside].mean() / knee))
+                y.append(np.log(e[~below][inside].mean() / (alpha * knee)))
+    x, y = np.array(x), np.array(y)
+    b = float((x * y).sum() / (x * x).sum()) if len(x) and (x * x).sum() > 0 else 1.0
+    return {"form": "knee", "alpha": alpha, "knee": knee, "b": b}
+
+
+def _check_pairs(e, s):
+    if len(e) != len(s) or len(e) < 2 or np.any(s <= 0) or np.any(e < 0):
+        raise InputError(f"error model: got {len(e)} errors and {len(s)} uncertainties; expected "
+                         "as many of each (>= 2), uncertainties > 0 and errors >= 0")
+
+
 def predict(model: dict, s) -> np.ndarray:
-    """The expected error a · s^b (twin of UQErrorModel::estimate)."""
-    return model["a"] * np.asarray(s, dtype=float) ** model["b"]
+    """The expected error (twin of UQErrorModel::estimate).
+
+    ``knee``: α s up to the knee, α knee (s / knee)^b beyond (knee 0: α s throughout);
+    ``power``: a s^b.
+    """
+    s = np.asarray(s, dtype=float)
+    if model.get("form", "power") == "power":
+        return model["a"] * s ** model["b"]
+    alpha, knee = model["alpha"], model["knee"]
+    if knee <= 0:
+        return alpha * s
+    return np.where(s > knee, alpha * knee * (s / knee) ** model["b"], alpha * s)
 
 
 def bound(model: dict, s) -> np.ndarray:
@@ -77,10 +121,13 @@ def check_q(q) -> float:
     return float(q)
 
 
-def fit_model(e, s, q: float = DEFAULT_Q) -> dict:
-    """The power law, its conformal factor and the s range it saw."""
-    a, b = fit_power(e, s)
-    model = {"form": "power", "a": a, "b": b}
+def fit_model(e, s, q: float = DEFAULT_Q, form: str = "knee") -> dict:
+    """The error model (``knee`` or ``power``), its conformal factor and the s range it saw."""
+    if form == "power":
+        a, b = fit_power(e, s)
+        model = {"form": "power", "a": a, "b": b}
+    else:
+        model = fit_knee(e, s)
     model["bound_factor"] = conformal_factor(e, predict(model, s), q)
     model.update(q=float(q), s_min=float(np.min(s)), s_max=float(np.max(s)), count=int(len(s)))
     return model
@@ -143,7 +190,7 @@ def two_fold(frame_index) -> np.ndarray:
     return (k + k // 4) % 2
 
 
-def fold_models(e, s, frame_index, q: float = DEFAULT_Q) -> dict:
+def fold_models(e, s, frame_index, q: float = DEFAULT_Q, form: str = "knee") -> dict:
     """{fold: model fitted on the other fold}: the model that judges each fold held out."""
     fold = two_fold(frame_index)
     models = {}
@@ -153,34 +200,42 @@ def fold_models(e, s, frame_index, q: float = DEFAULT_Q) -> dict:
             raise InputError(f"calibrate: {int(train.sum())} calibration and "
                              f"{int((~train).sum())} held-out neighbourhoods; expected at least "
                              "2 labelled frames in a set")
-        models[k] = fit_model(e[train], s[train], q)
+        models[k] = fit_model(e[train], s[train], q, form)
     return models
+
+
+def held_out(e, s, frame_of, models) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction, bound) of every neighbourhood by the model of the other fold."""
+    fold = two_fold(frame_of)
+    predicted, upper = np.empty_like(e), np.empty_like(e)
+    for k, model in models.items():
+        test = fold == k
+        predicted[test], upper[test] = predict(model, s[test]), bound(model, s[test])
+    return predicted, upper
 
 
 def cross_validate(e, s, frame_of, q: float = DEFAULT_Q) -> dict:
     """Fit on one fold of frames, judge on the other, both ways; the held-out neighbourhoods pooled.
 
-    Returns the held-out summaries of the power law with its bound, of the constant α
-    (ratio of means of the training fold; bound from the same conformal rule) and the MAD of
-    the isotonic fit, plus the held-out predictions for further reports.
+    Returns the held-out summaries of the knee model with its bound and of the constant α
+    (Eq. 3 on the other fold, bound by the same conformal rule), and the MAD of the pure power
+    law and of the isotonic fit: the alternatives, measured.
     """
     e, s = np.asarray(e, dtype=float), np.asarray(s, dtype=float)
     fold = two_fold(frame_of)
-    models = fold_models(e, s, frame_of, q)
-    power, power_up = np.empty_like(e), np.empty_like(e)
+    model, model_up = held_out(e, s, frame_of, fold_models(e, s, frame_of, q))
+    power, _ = held_out(e, s, frame_of, fold_models(e, s, frame_of, q, "power"))
     const, const_up, iso = np.empty_like(e), np.empty_like(e), np.empty_like(e)
-    for k, model in models.items():
+    for k in (0, 1):
         train, test = fold != k, fold == k
-        power[test], power_up[test] = predict(model, s[test]), bound(model, s[test])
         alpha = e[train].mean() / s[train].mean()
         factor = conformal_factor(e[train], alpha * s[train], q)
         const[test], const_up[test] = alpha * s[test], factor * alpha * s[test]
         iso[test] = predict_isotonic(fit_isotonic(e[train], s[train]), s[test])
-    return {"power": summary(e, s, power, power_up),
+    return {"model": summary(e, s, model, model_up),
             "constant_alpha": summary(e, s, const, const_up),
-            "isotonic_mad": float(np.abs(iso - e).mean()),
-            "predicted": {"power": power, "constant_alpha": const, "isotonic": iso,
-                          "bound": power_up}}
+            "power_mad": float(np.abs(power - e).mean()),
+            "isotonic_mad": float(np.abs(iso - e).mean())}
 
 
 def local_arrays(sets, level: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,17 +253,15 @@ def local_levels(sets) -> list[str]:
 
 
 def fit_error_models(sets, q: float = DEFAULT_Q) -> dict:
-    """Power law and bound at every local level on all frames; held-out report by two folds."""
+    """Knee model and bound at every local level on all frames; held-out report by two folds."""
     check_q(q)
-    models, held_out = {}, {}
+    models, reports = {}, {}
     for level in local_levels(sets):
         e, s, index = local_arrays(sets, level)
         radius = level.split()[1]
         models[radius] = fit_model(e, s, q)
-        report = cross_validate(e, s, index, q)
-        report.pop("predicted")
-        held_out[radius] = report
-    return {"form": "power", "q": float(q), "local": models, "held_out": held_out,
+        reports[radius] = cross_validate(e, s, index, q)
+    return {"form": "knee", "q": float(q), "local": models, "held_out": reports,
             "sets": set_coverage(sets)}
 
 
@@ -228,26 +281,20 @@ def set_coverage(sets) -> list[dict]:
 
 
 def model_at(calibration: dict | None, rcut: float) -> dict | None:
-    """The error model at ``rcut``: log a, b, c_q and s_max interpolated in the recorded radii.
+    """The error model at ``rcut``: every parameter interpolated linearly in the recorded radii.
 
     None without a calibration; a calibration without an error model (written before it
-    existed) gives the constant α: a = fitted α, b = 1, no bound (factor 0), no s_max (0).
+    existed) gives its constant α: knee 0, no bound (factor 0), no s_max (0).
     """
     if not calibration:
         return None
     local = (calibration.get("error_model") or {}).get("local")
-    if not local:
-        alphas = calibration.get("alpha_local")
-        if not alphas:
-            return None
-        table = sorted((float(r), float(a)) for r, a in alphas.items())
-        alpha = float(np.interp(rcut, *zip(*table)))
-        return {"form": "power", "a": alpha, "b": 1.0, "bound_factor": 0.0, "s_max": 0.0}
-    radii = sorted(local, key=float)
+    table = local or {r: {"alpha": a, "knee": 0.0, "b": 1.0, "bound_factor": 0.0, "s_max": 0.0}
+                      for r, a in (calibration.get("alpha_local") or {}).items()}
+    if not table:
+        return None
+    radii = sorted(table, key=float)
     r = [float(k) for k in radii]
-
-    def at(key, transform=lambda v: v, back=lambda v: v):
-        return float(back(np.interp(rcut, r, [transform(local[k][key]) for k in radii])))
-
-    return {"form": "power", "a": at("a", np.log, np.exp), "b": at("b"),
-            "bound_factor": at("bound_factor"), "s_max": at("s_max")}
+    model = {key: float(np.interp(rcut, r, [float(table[k][key]) for k in radii]))
+             for key in ("alpha", "knee", "b", "bound_factor", "s_max")}
+    return {"form": "knee", **model}
