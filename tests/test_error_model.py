@@ -80,6 +80,13 @@ def test_deciles_split_by_s():
     assert all(row["coverage"] == 1.0 for row in table)
 
 
+def test_s_for_error_inverts_the_knee_model():
+    model = {"alpha": 2.0, "knee": 0.1, "b": 3.0}
+    assert em.s_for_error(model, 0.1) == pytest.approx(0.05)             # below: e / alpha
+    assert em.s_for_error(model, 0.2 * 8.0) == pytest.approx(0.2)        # 0.2 (0.2/0.1)^3 = 1.6
+    assert em.s_for_error({"alpha": 2.0, "knee": 0.0, "b": 3.0}, 1.6) == pytest.approx(0.8)
+
+
 def test_knee_model_by_hand():
     # below the knee (median s = 2): alpha = (9*3 + 9*6) / (9*1 + 9*2) = 3
     s = np.repeat([1.0, 2.0, 3.0, 16.0], [9, 9, 5, 5])

@@ -99,6 +99,14 @@ def predict(model: dict, s) -> np.ndarray:
     return np.where(s > knee, alpha * knee * (s / knee) ** model["b"], alpha * s)
 
 
+def s_for_error(model: dict, error: float) -> float:
+    """The s^loc whose expected error is ``error`` (the inverse of :func:`predict`, knee form)."""
+    alpha, knee = model["alpha"], model["knee"]
+    if knee <= 0 or error <= alpha * knee:
+        return float(error / alpha)
+    return float(knee * (error / (alpha * knee)) ** (1.0 / model["b"]))
+
+
 def bound(model: dict, s) -> np.ndarray:
     """The conformal upper bound c_q · a · s^b (twin of UQErrorModel::bound)."""
     return model["bound_factor"] * predict(model, s)
