@@ -127,9 +127,10 @@ void FixUQ::set_error_model()
   if (alpha_auto && info.error_model.alpha > 0.0) error_model = info.error_model;
   if (alpha_auto && comm->me == 0)
     utils::logmesg(lmp, "fix uq alpha auto: error estimate {:.6g} * s_loc up to s_loc {:.6g}, "
-                   "then power {:.4g}; bound {:.4g} x estimate (0: none recorded); calibrated "
-                   "up to s_loc {:.6g}\n", error_model.alpha, error_model.knee, error_model.b,
-                   error_model.bound_factor, error_model.s_max);
+                   "then power {:.4g}; bound {:.4g} x estimate ({:.4g} x above s_loc {:.6g}; 0: "
+                   "none recorded); calibrated up to s_loc {:.6g}\n", error_model.alpha,
+                   error_model.knee, error_model.b, error_model.bound_factor,
+                   error_model.bound_factor_high, error_model.bound_split, error_model.s_max);
 }
 
 // once per fix, rank 0: s_loc (max over all ranks, so every rank agrees) beyond the calibration

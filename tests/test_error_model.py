@@ -100,6 +100,19 @@ def test_knee_model_by_hand():
                                [3.0, 6.0, 6.0 * 2.0 ** model["b"]])
     flat = {"form": "knee", "alpha": 1.5, "knee": 0.0, "b": 7.0, "bound_factor": 2.0}
     np.testing.assert_allclose(em.bound(flat, [0.1, 10.0]), [0.3, 30.0])
+    split = dict(flat, bound_split=1.0, bound_factor_high=5.0)
+    np.testing.assert_allclose(em.bound(split, [0.1, 1.0, 10.0]), [0.3, 3.0, 75.0])
+
+
+def test_the_knee_with_the_least_absolute_deviation_is_chosen():
+    # e = s up to 0.5, then 0.5 (s/0.5)^3: of the candidate quantiles, 0.5 (s = 0.5) fits exactly
+    s = np.linspace(0.01, 1.0, 199)
+    s = np.sort(np.concatenate([s, [0.5]]))
+    e = np.where(s <= 0.5, s, 0.5 * (s / 0.5) ** 3)
+    model = em.best_knee(e, s)
+    assert model["knee"] == pytest.approx(np.quantile(s, 0.5))
+    assert model["alpha"] == pytest.approx(1.0)
+    assert model["b"] == pytest.approx(3.0, rel=0.02)  # bin means of a convex curve: near 3
 
 
 def knee_data(rng, n_frames=40, per_frame=250):
@@ -117,6 +130,9 @@ def test_cross_validated_coverage_of_a_knee_with_multiplicative_noise():
     model = em.fit_knee(e, s)
     assert model["knee"] == pytest.approx(0.1, rel=0.05)
     assert model["b"] == pytest.approx(2.0, abs=0.1)
+    fitted = em.fit_model(e, s, q=0.9)
+    assert fitted["bound_split"] == pytest.approx(np.quantile(s, 0.9))
+    assert fitted["bound_factor_high"] > 0 and fitted["bound_factor"] > 0
     report = em.cross_validate(e, s, frame, q=0.9)
     assert report["model"]["coverage"] == pytest.approx(0.9, abs=0.02)
     for row in report["model"]["deciles"]:
@@ -138,7 +154,8 @@ def test_model_at_interpolates_every_parameter():
 def test_model_at_of_an_old_calibration_is_the_constant_alpha():
     model = em.model_at({"alpha_local": {"1": 0.4, "3": 0.8}}, 2.0)
     assert model == {"form": "knee", "alpha": pytest.approx(0.6), "knee": 0.0, "b": 1.0,
-                     "bound_factor": 0.0, "s_max": 0.0}
+                     "bound_factor": 0.0, "bound_split": 0.0, "bound_factor_high": 0.0,
+                     "s_max": 0.0}
     np.testing.assert_allclose(em.predict(model, [0.5]), [0.3])
     assert em.model_at(None, 2.0) is None
     assert em.model_at({"n_models": 3}, 2.0) is None

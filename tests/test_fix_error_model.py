@@ -8,8 +8,10 @@ import pytest
 
 CAL = {"alpha_local": {"2": 0.5, "4": 0.9},
        "error_model": {"form": "knee", "q": 0.9, "local": {
-           "2": {"alpha": 0.8, "knee": 0.08, "b": 1.2, "bound_factor": 1.9, "s_max": 0.09},
-           "4": {"alpha": 3.2, "knee": 0.10, "b": 1.6, "bound_factor": 2.3, "s_max": 0.10}}}}
+           "2": {"alpha": 0.8, "knee": 0.08, "b": 1.2, "bound_factor": 1.9, "bound_split": 0.08,
+                 "bound_factor_high": 2.9, "s_max": 0.09},
+           "4": {"alpha": 3.2, "knee": 0.10, "b": 1.6, "bound_factor": 2.3, "bound_split": 0.10,
+                 "bound_factor_high": 4.1, "s_max": 0.10}}}}
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +70,12 @@ def test_fix_error_estimate_and_bound_equal_the_python_twin(committee, lammps_en
     s_loc, estimate, upper = table[:, 2], table[:, 3], table[:, 4]
     np.testing.assert_allclose(s_loc, reference_s_local(atoms, paths, 3.0), rtol=1e-6)
     # rcut 3 between the recorded 2 and 4: every parameter halfway, by hand
-    alpha, knee, b, factor = 2.0, 0.09, 1.4, 2.1
+    alpha, knee, b, factor, split, factor_high = 2.0, 0.09, 1.4, 2.1, 0.09, 3.5
     expected = np.where(s_loc > knee, alpha * knee * (s_loc / knee) ** b, alpha * s_loc)
     assert (s_loc > knee).any() and (s_loc <= knee).any()  # both branches are checked
     np.testing.assert_allclose(estimate, expected, rtol=1e-12)
-    np.testing.assert_allclose(upper, factor * expected, rtol=1e-12)
+    np.testing.assert_allclose(upper, np.where(s_loc > split, factor_high, factor) * expected,
+                               rtol=1e-12)
     twin = error_model.model_at(CAL, 3.0)
     np.testing.assert_allclose(estimate, error_model.predict(twin, s_loc), rtol=1e-12)
     np.testing.assert_allclose(upper, error_model.bound(twin, s_loc), rtol=1e-12)

@@ -76,11 +76,13 @@ def _near_anomaly(atoms, index: int, within: float = 4.0) -> bool:
 
 def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
     """The held-out numbers of issue 16 at rcut 4 (two folds of frames)."""
-    from ..science.error_model import cross_validate, fold_models, local_arrays
+    from ..science.error_model import cross_validate, fold_models, held_out, local_arrays
 
     e, s, index = local_arrays(sets, f"local {RADIUS}")
     models = fold_models(e, s, index, q)
     report = cross_validate(e, s, index, q)
+    _, upper = held_out(e, s, index, models)
+    top = s >= np.quantile(s, 0.99)
     per_set = {name: frame_checks(frames_of[name], levels, models, alpha_old,
                                   name == "anomalies.extxyz") for name, levels in sets}
     anomalies = per_set.get("anomalies.extxyz", [])
@@ -96,6 +98,8 @@ def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
         "coverage_overall": report["model"]["coverage"],
         "coverage_top_decile": report["model"]["deciles"][-1]["coverage"],
         "coverage_top_decile_constant_alpha": report["constant_alpha"]["deciles"][-1]["coverage"],
+        "coverage_top_percentile": float((e[top] <= upper[top]).mean()),
+        "count_top_percentile": int(top.sum()),
         "local_mad": {"knee": report["model"]["mad"], "power": report["power_mad"],
                       "constant_alpha": report["constant_alpha"]["mad"],
                       "isotonic": report["isotonic_mad"]},

@@ -31,6 +31,10 @@ from ..errors import InputError
 DEFAULT_Q = 0.9
 DEFAULT_BINS = 12
 DEFAULT_KNEE = 0.9
+KNEE_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995)
+TOP_DECILE = 0.9
+# what fix uq reads (lmp_plugin/uq_error_model.h), in the order of the bridge's tuple
+PARAMETERS = ("alpha", "knee", "b", "bound_factor", "bound_split", "bound_factor_high", "s_max")
 MIN_PER_BIN = 5
 
 
@@ -78,6 +82,13 @@ def fit_knee(e, s, knee_quantile: float = DEFAULT_KNEE, bins: int = DEFAULT_BINS
     return {"form": "knee", "alpha": alpha, "knee": knee, "b": b}
 
 
+def best_knee(e, s, quantiles=KNEE_QUANTILES) -> dict:
+    """The knee model whose knee (one of the s ``quantiles``) gives the least Σ|e - e(s)|."""
+    fits = [fit_knee(e, s, k) for k in quantiles]
+    deviations = [np.abs(predict(m, s) - e).sum() for m in fits]
+    return fits[int(np.argmin(deviations))]
+
+
 def _check_pairs(e, s):
     if len(e) != len(s) or len(e) < 2 or np.any(s <= 0) or np.any(e < 0):
         raise InputError(f"error model: got {len(e)} errors and {len(s)} uncertainties; expected "
@@ -108,8 +119,18 @@ def s_for_error(model: dict, error: float) -> float:
 
 
 def bound(model: dict, s) -> np.ndarray:
-    """The conformal upper bound c_q · a · s^b (twin of UQErrorModel::bound)."""
-    return model["bound_factor"] * predict(model, s)
+    """The conformal upper bound c_q e(s) (twin of UQErrorModel::bound).
+
+    With ``bound_split`` > 0, s above it (the calibration's top decile) has its own factor
+    ``bound_factor_high``: conformal within each group (Mondrian), so the bound holds for q of
+    the top decile too and not only on average.
+    """
+    s = np.asarray(s, dtype=float)
+    split = model.get("bound_split", 0.0)
+    factor = model["bound_factor"]
+    if split > 0:
+        factor = np.where(s > split, model["bound_factor_high"], factor)
+    return factor * predict(model, s)
 
 
 def conformal_factor(e, predicted, q: float = DEFAULT_Q) -> float:
@@ -135,8 +156,17 @@ def fit_model(e, s, q: float = DEFAULT_Q, form: str = "knee") -> dict:
         a, b = fit_power(e, s)
         model = {"form": "power", "a": a, "b": b}
     else:
-        model = fit_knee(e, s)
-    model["bound_factor"] = conformal_factor(e, predict(model, s), q)
+        model = best_knee(e, s)
+    predicted = predict(model, s)
+    split = float(np.quantile(s, TOP_DECILE))
+    high = s > split
+    if high.sum() >= math.ceil(q / (1 - q)):
+        model.update(bound_factor=conformal_factor(e[~high], predicted[~high], q),
+                     bound_split=split,
+                     bound_factor_high=conformal_factor(e[high], predicted[high], q))
+    else:  # too few in the top decile for its own quantile: one factor for all
+        model.update(bound_factor=conformal_factor(e, predicted, q), bound_split=0.0,
+                     bound_factor_high=0.0)
     model.update(q=float(q), s_min=float(np.min(s)), s_max=float(np.max(s)), count=int(len(s)))
     return model
 
@@ -297,12 +327,13 @@ def model_at(calibration: dict | None, rcut: float) -> dict | None:
     if not calibration:
         return None
     local = (calibration.get("error_model") or {}).get("local")
-    table = local or {r: {"alpha": a, "knee": 0.0, "b": 1.0, "bound_factor": 0.0, "s_max": 0.0}
+    table = local or {r: {"alpha": a, "knee": 0.0, "b": 1.0, "bound_factor": 0.0,
+                          "bound_split": 0.0, "bound_factor_high": 0.0, "s_max": 0.0}
                       for r, a in (calibration.get("alpha_local") or {}).items()}
     if not table:
         return None
     radii = sorted(table, key=float)
     r = [float(k) for k in radii]
-    model = {key: float(np.interp(rcut, r, [float(table[k][key]) for k in radii]))
-             for key in ("alpha", "knee", "b", "bound_factor", "s_max")}
+    model = {key: float(np.interp(rcut, r, [float(table[k].get(key, 0.0)) for k in radii]))
+             for key in PARAMETERS}
     return {"form": "knee", **model}
