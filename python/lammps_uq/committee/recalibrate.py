@@ -45,7 +45,7 @@ def committee_levels(frames, paths, rcuts, cache: Path | None = None):
     return per_frame(frames, forces, rcuts)
 
 
-def frame_checks(frames, levels, models, alpha_old: float, anomaly: bool) -> list[dict]:
+def frame_checks(frames, levels, models, alphas, alpha_old: float, anomaly: bool) -> list[dict]:
     """Per frame, with the model of the other fold: top-s^loc ratios, per-frame errors."""
     from ..science.error_model import predict, two_fold
 
@@ -61,7 +61,8 @@ def frame_checks(frames, levels, models, alpha_old: float, anomaly: bool) -> lis
                "ratio_old": float(e_loc[top] / (alpha_old * s_loc[top])),
                "frame_error": float(e_atom.mean()),
                "frame_predicted_new": float(predict(model, s_loc).mean()),
-               "frame_predicted_old": float(alpha_old * s_atom.mean())}
+               "frame_predicted_old": float(alpha_old * s_atom.mean()),
+               "frame_predicted_alpha_crossfit": float(alphas[int(two_fold(k))] * s_atom.mean())}
         if anomaly:
             row.update(strength=float(atoms.info["strength"]),
                        top_atom_in_anomaly=bool(_near_anomaly(atoms, top)))
@@ -76,19 +77,25 @@ def _near_anomaly(atoms, index: int, within: float = 4.0) -> bool:
 
 def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
     """The held-out numbers of issue 16 at rcut 4 (two folds of frames)."""
-    from ..science.error_model import cross_validate, fold_models, held_out, local_arrays
+    from ..science.error_model import (cross_validate, fold_models, held_out, local_arrays,
+                                       two_fold)
 
     e, s, index = local_arrays(sets, f"local {RADIUS}")
     models = fold_models(e, s, index, q)
     report = cross_validate(e, s, index, q)
     _, upper = held_out(e, s, index, models)
     top = s >= np.quantile(s, 0.99)
-    per_set = {name: frame_checks(frames_of[name], levels, models, alpha_old,
+    fold = two_fold(index)
+    alphas = {k: float(e[fold != k].sum() / s[fold != k].sum()) for k in (0, 1)}
+    per_set = {name: frame_checks(frames_of[name], levels, models, alphas, alpha_old,
                                   name == "anomalies.extxyz") for name, levels in sets}
     anomalies = per_set.get("anomalies.extxyz", [])
-    eq = [r for r in per_set["test.extxyz"]]
-    mad = {key: float(np.mean([abs(r[f"frame_predicted_{key}"] - r["frame_error"]) for r in eq]))
-           for key in ("new", "old")}
+    test = per_set["test.extxyz"]
+
+    def mad(rows):
+        return {key: float(np.mean([abs(r[f"frame_predicted_{key}"] - r["frame_error"])
+                                    for r in rows])) for key in ("new", "old", "alpha_crossfit")}
+
     within = [0.5 <= r["ratio_new"] <= 2.0 for r in anomalies]
     return {
         "rcut": float(RADIUS), "q": q, "alpha_old": alpha_old,
@@ -103,7 +110,8 @@ def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
         "local_mad": {"knee": report["model"]["mad"], "power": report["power_mad"],
                       "constant_alpha": report["constant_alpha"]["mad"],
                       "isotonic": report["isotonic_mad"]},
-        "equilibrium_per_frame_mad": mad, "deciles": report["model"]["deciles"],
+        "per_frame_mad_training_conditions": mad([r for r in test if r["kind"] == "training"]),
+        "per_frame_mad_whole_test_set": mad(test), "deciles": report["model"]["deciles"],
         "anomaly_frames": anomalies,
     }
 
