@@ -52,7 +52,10 @@ def run(args) -> int:
         for atoms in frames:
             reference_forces(atoms, args.forces_key)  # every frame labelled, before any work
     every = [atoms for _, frames in sets for atoms in frames]
-    calculator = committee_for(args.committee, every, args.frames[0], dtype=args.dtype)
+    calculator = committee_for(args.committee, sets[0][1], sets[0][0], dtype=args.dtype)
+    for name, frames in sets[1:]:
+        for k, atoms in enumerate(frames):
+            calculator.committee.check_elements(atoms.numbers, f"FRAMES {name!r} frame {k}")
     folder = output_folder(args.output, calculator.committee.paths, args.force)
     levels_of = [(name, per_frame(frames, committee_forces(frames, calculator), rcuts,
                                   args.forces_key)) for name, frames in sets]
