@@ -106,6 +106,7 @@ def test_knee_model_by_hand():
 
 def test_the_knee_with_the_least_absolute_deviation_is_chosen():
     # e = s up to 0.5, then 0.5 (s/0.5)^3: of the candidate quantiles, 0.5 (s = 0.5) fits exactly
+    # (zero deviation, absolute or relative)
     s = np.linspace(0.01, 1.0, 199)
     s = np.sort(np.concatenate([s, [0.5]]))
     e = np.where(s <= 0.5, s, 0.5 * (s / 0.5) ** 3)

@@ -83,9 +83,13 @@ def fit_knee(e, s, knee_quantile: float = DEFAULT_KNEE, bins: int = DEFAULT_BINS
 
 
 def best_knee(e, s, quantiles=KNEE_QUANTILES) -> dict:
-    """The knee model whose knee (one of the s ``quantiles``) gives the least Σ|e - e(s)|."""
+    """The knee model whose knee (one of the s ``quantiles``) gives the least Σ|e - e(s)| / e(s).
+
+    Relative deviations, so that a few neighbourhoods with errors of eV/Å (a broken molecule)
+    do not pull the knee into the bulk, where α s describes the errors.
+    """
     fits = [fit_knee(e, s, k) for k in quantiles]
-    deviations = [np.abs(predict(m, s) - e).sum() for m in fits]
+    deviations = [(np.abs(predict(m, s) - e) / predict(m, s)).sum() for m in fits]
     return fits[int(np.argmin(deviations))]
 
 
