@@ -4,14 +4,16 @@ A single α (Eq. 3) reads error = α · s. Where the committee extrapolates, the
 faster than s (paper Fig. 3d: α rises from 0.93 to 1.21 from mild to strong extrapolation),
 so the calibration also fits
 
-- the **error model** (``knee``): e(s) = α s up to the knee (the 0.9 quantile of the
-  calibration's s), where Eq. 3 holds and α is the ratio of the means there; beyond it
+- the **error model** (``knee``): e(s) = α s up to the knee (of the calibration's s quantiles
+  KNEE_QUANTILES, the one with the least relative deviation), where Eq. 3 holds and α is the
+  ratio of the means there; beyond it
   e(s) = α knee (s / knee)^b, b the least-squares slope (through the knee point) of
   log(mean e) on log(mean s) over bins of equal width in log s, so the few strongly
   extrapolating neighbourhoods weigh as much as the many ordinary ones;
 - the **conformal bound** ``c_q · e(s)``: c_q is the ⌈(n+1) q⌉-th smallest of the n ratios
   error / e(s) of a calibration split (split conformal prediction), so that error ≤ bound holds
-  for a fraction ≥ q of new neighbourhoods drawn like the calibration ones.
+  for a fraction ≥ q of new neighbourhoods drawn like the calibration ones; the top s decile
+  has its own c_q (Mondrian), so that this holds there too and not only on average.
 
 Why not the alternatives: a power law a s^b over the whole range (:func:`fit_power`) lets the
 bulk's weak error-uncertainty relation set b and worsens the per-frame error estimate of
