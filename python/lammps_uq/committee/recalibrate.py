@@ -45,7 +45,8 @@ def committee_levels(frames, paths, rcuts, cache: Path | None = None):
     return per_frame(frames, forces, rcuts)
 
 
-def frame_checks(frames, levels, models, alphas, alpha_old: float, anomaly: bool) -> list[dict]:
+def frame_checks(frames, levels, models, alphas, alpha_old: float, anomaly: bool,
+                 final: dict) -> list[dict]:
     """Per frame, with the model of the other fold: top-s^loc ratios, per-frame errors."""
     from ..science.error_model import predict, two_fold
 
@@ -59,6 +60,7 @@ def frame_checks(frames, levels, models, alphas, alpha_old: float, anomaly: bool
                "top_s_loc": float(s_loc[top]), "top_true_error": float(e_loc[top]),
                "ratio_new": float(e_loc[top] / predict(model, s_loc[top])),
                "ratio_old": float(e_loc[top] / (alpha_old * s_loc[top])),
+               "ratio_final_in_sample": float(e_loc[top] / predict(final, s_loc[top])),
                "frame_error": float(e_atom.mean()),
                "frame_predicted_new": float(predict(model, s_loc).mean()),
                "frame_predicted_old": float(alpha_old * s_atom.mean()),
@@ -75,7 +77,7 @@ def _near_anomaly(atoms, index: int, within: float = 4.0) -> bool:
     return bool(atoms.get_distances(index, moved, mic=True).min() <= within)
 
 
-def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
+def checks(sets, frames_of, q: float, alpha_old: float, final: dict) -> dict:
     """The held-out numbers of issue 16 at rcut 4 (two folds of frames)."""
     from ..science.error_model import (cross_validate, fold_models, held_out, local_arrays,
                                        two_fold)
@@ -88,7 +90,7 @@ def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
     fold = two_fold(index)
     alphas = {k: float(e[fold != k].sum() / s[fold != k].sum()) for k in (0, 1)}
     per_set = {name: frame_checks(frames_of[name], levels, models, alphas, alpha_old,
-                                  name == "anomalies.extxyz") for name, levels in sets}
+                                  name == "anomalies.extxyz", final) for name, levels in sets}
     anomalies = per_set.get("anomalies.extxyz", [])
     test = per_set["test.extxyz"]
 
@@ -102,6 +104,8 @@ def checks(sets, frames_of, q: float, alpha_old: float) -> dict:
         "anomaly_frames_ratio_within_0.5_2": f"{sum(within)} of {len(within)}",
         "anomaly_frames_ratio_within_0.5_2_old_alpha":
             f"{sum(0.5 <= r['ratio_old'] <= 2.0 for r in anomalies)} of {len(anomalies)}",
+        "anomaly_frames_ratio_within_0.5_2_final_in_sample":
+            f"{sum(0.5 <= r['ratio_final_in_sample'] <= 2.0 for r in anomalies)} of {len(anomalies)}",
         "coverage_overall": report["model"]["coverage"],
         "coverage_top_decile": report["model"]["deciles"][-1]["coverage"],
         "coverage_top_decile_constant_alpha": report["constant_alpha"]["deciles"][-1]["coverage"],
@@ -150,7 +154,7 @@ def recalibrate(anomalies: Path, out: Path, q: float = 0.9, cache: Path | None =
     result["alpha_local_before_anomalies"] = {k: float(v) for k, v in
                                               old.get("alpha_local_before_anomalies",
                                                       old["alpha_local"]).items()}
-    report = checks(sets, frames_of, q, alpha_old)
+    report = checks(sets, frames_of, q, alpha_old, result["error_model"]["local"][RADIUS])
     ase.io.write(out / "anomalies.extxyz", frames_of["anomalies.extxyz"])
     write_calibration(result, out, frames="test.extxyz, anomalies.extxyz",
                       n_frames=sum(len(f) for f in frames_of.values()))
@@ -194,7 +198,8 @@ def main(argv=None) -> int:
     for row in summary["held_out_checks"]["anomaly_frames"]:
         print(f"{row['kind']:>8} {row['strength']:5.2f} top s_loc {row['top_s_loc']:.4f} "
               f"true {row['top_true_error']:.4f} ratio new {row['ratio_new']:.2f} "
-              f"old {row['ratio_old']:.2f} in anomaly {row['top_atom_in_anomaly']}")
+              f"old {row['ratio_old']:.2f} final {row['ratio_final_in_sample']:.2f} "
+              f"in anomaly {row['top_atom_in_anomaly']}")
     return 0
 
 
