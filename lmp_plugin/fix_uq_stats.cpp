@@ -124,7 +124,10 @@ void FixUQ::set_error_model()
 {
   error_model = UQErrorModel();
   error_model.alpha = alpha;
-  if (alpha_auto && info.error_model.alpha > 0.0) error_model = info.error_model;
+  if (alpha_auto && info.error_model.alpha > 0.0) {
+    error_model = info.error_model;
+    alpha = error_model.alpha;    // f_ID[10]: the Eq. 3 factor below the knee
+  }
   if (alpha_auto && comm->me == 0)
     utils::logmesg(lmp, "fix uq alpha auto: error estimate {:.6g} * s_loc up to s_loc {:.6g}, "
                    "then power {:.4g}; bound {:.4g} x estimate ({:.4g} x above s_loc {:.6g}; 0: "

@@ -49,6 +49,7 @@ fix mon all uq 1 mace {models} elements O H rcut 3.0 alpha auto
 dump d all custom 1 dump.uq id type f_mon[2] f_mon[3] f_mon[4]
 dump_modify d format float %.17g sort id
 run 2
+print "UQVECTOR $(f_mon[1]:%.17g) $(f_mon[2]:%.17g) $(f_mon[3]:%.17g) $(f_mon[4]:%.17g) $(f_mon[5]:%.17g) $(f_mon[6]:%.17g) $(f_mon[7]:%.17g) $(f_mon[8]:%.17g) $(f_mon[9]:%.17g) $(f_mon[10]:%.17g)"
 """
 
 
@@ -76,6 +77,7 @@ def test_fix_error_estimate_and_bound_equal_the_python_twin(committee, lammps_en
     np.testing.assert_allclose(estimate, expected, rtol=1e-12)
     np.testing.assert_allclose(upper, np.where(s_loc > split, factor_high, factor) * expected,
                                rtol=1e-12)
+    assert helpers.printed(out, "UQVECTOR")[9] == pytest.approx(alpha)  # f_mon[10]: the model's
     twin = error_model.model_at(CAL, 3.0)
     np.testing.assert_allclose(estimate, error_model.predict(twin, s_loc), rtol=1e-12)
     np.testing.assert_allclose(upper, error_model.bound(twin, s_loc), rtol=1e-12)
