@@ -76,6 +76,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
                  "after alpha", info.name);
     alpha = info.alpha;
   }
+  set_error_model();
   vector[NVECTOR - 1] = alpha;
 
   restart_global = 1;
@@ -84,7 +85,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   extscalar = extvector = 0;
   global_freq = nevery;
   peratom_flag = 1;
-  size_peratom_cols = 3;
+  size_peratom_cols = NPERATOM;
   peratom_freq = nevery;
   energy_global_flag = drive ? 1 : 0;    // fix_modify ID energy yes, handed to ID_energy
   // the driving forces' virial counts in the pressure by default, as a pair style's does
@@ -362,13 +363,14 @@ void FixUQ::grow_storage()
   nmax_atoms = atom->nmax;
   free_storage();
   memory->create(extra, 4 * nmax_atoms, "uq:extra");
-  memory->create(peratom, nmax_atoms, 3, "uq:peratom");
+  memory->create(peratom, nmax_atoms, NPERATOM, "uq:peratom");
   memory->create(s_atom, nmax_atoms, "uq:s_atom");
   memory->create(s_local, nmax_atoms, "uq:s_local");
   memory->create(sigma, nmax_atoms, "uq:sigma");
   memory->create(image_of, nmax_atoms, "uq:image_of");
   array_atom = peratom;
-  for (int i = 0; i < nmax_atoms; ++i) peratom[i][0] = peratom[i][1] = peratom[i][2] = 0.0;
+  for (int i = 0; i < nmax_atoms; ++i)
+    for (int k = 0; k < NPERATOM; ++k) peratom[i][k] = 0.0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -385,5 +387,5 @@ double FixUQ::compute_vector(int n)
 
 double FixUQ::memory_usage()
 {
-  return (double) nmax_atoms * (6 * sizeof(double) + sizeof(int));
+  return (double) nmax_atoms * ((NPERATOM + 7) * sizeof(double) + sizeof(int));
 }

@@ -64,6 +64,7 @@ class FixUQ : public Fix, public UQExchanger {
   std::string exchange(double *data, int width, bool reverse) override;
 
   static constexpr int NVECTOR = 10;    // length of the global vector
+  static constexpr int NPERATOM = 4;    // per-atom columns (appended, never reordered)
   double drive_energy;    // driving potential energy of the last step (LAMMPS units)
   bool drives() const { return drive; }
   std::string drive_words() const;    // "mean" or "model K", for messages
@@ -76,6 +77,8 @@ class FixUQ : public Fix, public UQExchanger {
   double alpha;            // error = alpha * uncertainty
   bool alpha_set;          // alpha given by the user
   bool alpha_auto = false; // alpha auto: the committee's fitted alpha
+  UQErrorModel error_model; // per-atom error estimate and bound (alpha auto: calibrated)
+  bool warned_beyond = false; // s_loc above the calibration's largest: warned once
   bool drive;              // drive mean or drive model K: forces act every step
   int drive_member;        // drive model K: K - 1 (sorted member order); -1: the committee mean
   double unit_factor;      // eV (and eV/Angstrom) to LAMMPS energy (force) units
@@ -90,7 +93,7 @@ class FixUQ : public Fix, public UQExchanger {
 
   // --- per-atom storage (nmax rows)
   int nmax_atoms;          // rows allocated
-  double **peratom;        // output: s_j, s_loc, alpha * s_loc
+  double **peratom;        // output: s_j, s_loc, error estimate e(s_loc), bound (NPERATOM)
   double *s_atom;          // s_j of local + ghost atoms
   double *s_local;         // s_loc of local atoms
   double *sigma;           // DeePMD deviation of local atoms
@@ -167,6 +170,8 @@ class FixUQ : public Fix, public UQExchanger {
   void atomic_statistics(const UQEvaluation &);
   void aggregate();
   void reduce_globals(const UQEvaluation &);
+  void set_error_model();
+  void warn_beyond_calibration(double max_s_local);
 
   // fix_uq_drive.cpp
   void apply_drive(const UQEvaluation &, int vflag);

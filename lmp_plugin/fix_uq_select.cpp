@@ -81,11 +81,11 @@ std::vector<double> FixUQ::find_candidates()
   const int *mask = atom->mask;
   const tagint *tag = atom->tag;
   double **x = atom->x;
-  const double scale = sel.on_error ? alpha : 1.0;
   bins.build(x, nall, sel.separation);
   std::vector<double> mine;
   for (int i = 0; i < nlocal; ++i) {
-    if (!(mask[i] & groupbit) || scale * extra[4 * i] < sel.threshold) continue;
+    const double value = sel.on_error ? error_model.estimate(extra[4 * i]) : extra[4 * i];
+    if (!(mask[i] & groupbit) || value < sel.threshold) continue;
     bool best = true;
     bins.visit(x, x[i], sel.separation, [&](int j, double) {
       if (!(mask[j] & groupbit) || j == i) return;

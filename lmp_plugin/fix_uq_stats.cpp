@@ -7,6 +7,8 @@
 
 #include "atom.h"
 #include "comm.h"
+#include "error.h"
+#include "utils.h"
 
 #include <algorithm>
 #include <cmath>
@@ -68,20 +70,22 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
   const int nlocal = atom->nlocal, nm = info.n_models;
   const int *mask = atom->mask;
   // sums: s, count, sigma, atoms over the threshold; maxima: s_loc, s, sigma, -sigma
-  const double scale = sel.on_error ? alpha : 1.0;
   double sums[4] = {0.0, 0.0, 0.0, 0.0}, maxs[4] = {0.0, 0.0, 0.0, -HUGE_VAL};
   for (int i = 0; i < nlocal; ++i) {
     if (!(mask[i] & groupbit)) {
-      peratom[i][0] = peratom[i][1] = peratom[i][2] = 0.0;
+      for (int k = 0; k < NPERATOM; ++k) peratom[i][k] = 0.0;
       continue;
     }
+    const double estimate = error_model.estimate(s_local[i]);
     peratom[i][0] = s_atom[i];
     peratom[i][1] = s_local[i];
-    peratom[i][2] = alpha * s_local[i];
+    peratom[i][2] = estimate;
+    peratom[i][3] = error_model.bound(s_local[i]);
     sums[0] += s_atom[i];
     sums[1] += 1.0;
     sums[2] += sigma[i];
-    if (sel.threshold > 0.0 && scale * s_local[i] >= sel.threshold) sums[3] += 1.0;
+    if (sel.threshold > 0.0 && (sel.on_error ? estimate : s_local[i]) >= sel.threshold)
+      sums[3] += 1.0;
     maxs[0] = std::max(maxs[0], s_local[i]);
     maxs[1] = std::max(maxs[1], s_atom[i]);
     maxs[2] = std::max(maxs[2], sigma[i]);
@@ -107,4 +111,40 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
   vector[7] = count > 0 ? -gmaxs[3] : 0.0;           // DeePMD min sigma
   vector[8] = count > 0 ? gsums[2] / count : 0.0;    // DeePMD avg sigma
   vector[9] = alpha;
+  warn_beyond_calibration(vector[1]);
+}
+
+/* ----------------------------------------------------------------------
+   per-atom error estimate e(s_loc) and conformal bound (uq_error_model.h):
+   alpha auto evaluates the committee's calibrated model, a number after
+   alpha (or the default) is e = alpha * s_loc with no bound
+------------------------------------------------------------------------- */
+
+void FixUQ::set_error_model()
+{
+  error_model = UQErrorModel();
+  error_model.alpha = alpha;
+  if (alpha_auto && info.error_model.alpha > 0.0) {
+    error_model = info.error_model;
+    alpha = error_model.alpha;    // f_ID[10]: the Eq. 3 factor below the knee
+  }
+  if (alpha_auto && comm->me == 0)
+    utils::logmesg(lmp, "fix uq alpha auto: error estimate {:.6g} * s_loc up to s_loc {:.6g}, "
+                   "then power {:.4g}; bound {:.4g} x estimate ({:.4g} x above s_loc {:.6g}; 0: "
+                   "none recorded); calibrated up to s_loc {:.6g}\n", error_model.alpha,
+                   error_model.knee, error_model.b, error_model.bound_factor,
+                   error_model.bound_factor_high, error_model.bound_split, error_model.s_max);
+}
+
+// once per fix, rank 0: s_loc (max over all ranks, so every rank agrees) beyond the calibration
+void FixUQ::warn_beyond_calibration(double max_s_local)
+{
+  if (warned_beyond || !error_model.extrapolates(max_s_local)) return;
+  warned_beyond = true;
+  if (comm->me == 0)
+    error->warning(FLERR, fmt::format("Fix uq {}: s_loc {:.6g} exceeds the largest s_loc of the "
+                                      "calibration ({:.6g}); the error estimate and bound are "
+                                      "extrapolated beyond their data. Calibrate with frames as "
+                                      "far from training as this run goes", id, max_s_local,
+                                      error_model.s_max));
 }

@@ -121,6 +121,7 @@ class PythonBridge : public UQBridge {
   bool holding = false;           // whether fbuf/ebuf are held
   bool holding_virials = false;   // whether vbuf is held
   std::string read_info(double rcut, UQEvaluatorInfo &info);
+  std::string read_error_model(double rcut, UQErrorModel &model);
   std::string take_outputs(PyObject *result, UQEvaluation &ev);
 };
 
@@ -217,6 +218,20 @@ std::string PythonBridge::read_info(double rcut, UQEvaluatorInfo &info)
       Py_XDECREF(item);
     }
   }
+  Py_DECREF(res);
+  if (!ok || PyErr_Occurred()) return fetch_error();
+  return read_error_model(rcut, info.error_model);
+}
+
+// session.error_model(rcut) -> (alpha, knee, b, bound_factor, bound_split, bound_factor_high,
+// s_max), issue 16
+std::string PythonBridge::read_error_model(double rcut, UQErrorModel &model)
+{
+  PyObject *res = PyObject_CallMethod(session, "error_model", "d", rcut);
+  if (!res) return fetch_error();
+  int ok = PyArg_ParseTuple(res, "ddddddd", &model.alpha, &model.knee, &model.b,
+                            &model.bound_factor, &model.bound_split, &model.bound_factor_high,
+                            &model.s_max);
   Py_DECREF(res);
   if (!ok || PyErr_Occurred()) return fetch_error();
   return "";

@@ -13,6 +13,7 @@
 #define LMP_UQ_BRIDGE_H
 
 #include "uq_compat_config.h"
+#include "uq_error_model.h"
 
 #include <string>
 #include <utility>
@@ -37,6 +38,7 @@ struct UQEvaluatorInfo {
   std::vector<int> numbers;       // atomic number per atom type (index 0 unused)
   std::string name;               // for messages
   double alpha = 0.0;             // alpha fitted for this committee at rcut (0: none recorded)
+  UQErrorModel error_model;       // calibrated e(s) and bound at rcut (alpha 0: none recorded)
 };
 
 // Ghost exchanges the fix offers to the evaluator while it runs.  They return an

@@ -178,3 +178,41 @@ def test_alpha_auto_uses_the_recorded_alpha(labelled, lammps_env, tmp_path):
     code, out = helpers.run_lmp(tmp_path, helpers.fix_script(str(data), fix), nprocs=2)
     assert code != 0
     assert "Fix uq alpha auto: committee mace (3 models) records no fitted alpha" in out
+
+
+def test_cli_calibrate_several_sets_fits_the_error_model(labelled, tmp_path, capsys):
+    """Two labelled sets: their s_loc ranges, the error model per rcut and its held-out report."""
+    import ase.io
+
+    from lammps_uq.cli import main
+    from lammps_uq.science import error_model
+
+    folder, paths, frames = labelled
+    ase.io.write(tmp_path / "a.extxyz", frames[:2])
+    ase.io.write(tmp_path / "b.extxyz", frames[2:])
+    assert main(["calibrate", str(tmp_path / "a.extxyz"), str(tmp_path / "b.extxyz"),
+                 "--committee", *paths, "-o", str(tmp_path / "cal"), "--quantile", "0.8",
+                 "--plot", str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    assert "a.extxyz: 2 frames, s_loc" in out and "b.extxyz: 2 frames, s_loc" in out
+    result = json.loads((tmp_path / "cal" / "calibration.json").read_text())
+    assert result["alpha_atom"] > 0  # the old fields stay
+    model = result["error_model"]
+    assert model["q"] == 0.8 and sorted(model["local"], key=float) == ["1", "2", "3", "4", "5"]
+    rows = [r for r in model["sets"] if r["level"] == "local 4"]
+    assert [r["set"] for r in rows] == [str(tmp_path / "a.extxyz"), str(tmp_path / "b.extxyz")]
+    assert max(r["s_max"] for r in rows) == pytest.approx(model["local"]["4"]["s_max"])
+    assert len(model["held_out"]["4"]["model"]["deciles"]) == 10
+    fitted = error_model.model_at(result, 4.0)
+    assert fitted["alpha"] == pytest.approx(model["local"]["4"]["alpha"])
+
+
+def test_cli_calibrate_refuses_a_quantile_outside_zero_one(labelled, tmp_path, capsys):
+    from lammps_uq.cli import main
+
+    folder, paths, frames = labelled
+    with pytest.raises(SystemExit) as stop:
+        main(["calibrate", str(folder / "frames.extxyz"), "--committee", *paths,
+              "-o", str(tmp_path), "--quantile", "1.5"])
+    assert stop.value.code == 2
+    assert "--quantile: got 1.5; expected a number between 0 and 1" in capsys.readouterr().err

@@ -73,8 +73,41 @@ def test_provenance_figures_are_reproduced_from_the_shipped_files():
         errors.append(np.abs(atoms.get_forces() - atoms.arrays["REF_forces"]).mean())
     recorded = provenance["committee_mean"]["test_forces_mae_eV_per_A"]
     assert np.mean(errors) == pytest.approx(recorded, rel=1e-6)
-    result = fit(collect(frames, committee_forces(frames, calc)), calc.committee.n_models)
+    forces = committee_forces(frames, calc)
+    result = fit(collect(frames, forces), calc.committee.n_models)
     for name, rho in provenance["spearman_error_vs_uncertainty_on_test"].items():
         assert result["levels"][name]["spearman"] == pytest.approx(rho, abs=1e-9), name
     calibration = json.loads((folder / "calibration.json").read_text())
+    before = calibration.get("alpha_local_before_anomalies", calibration["alpha_local"])
+    assert before == pytest.approx(result["alpha_local"], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_calibration_with_the_anomaly_frames_is_reproduced():
+    """calibration.json (alpha and error model) from test.extxyz + anomalies.extxyz (issue 16)."""
+    import ase.io
+
+    from lammps_uq import CommitteeCalculator
+    from lammps_uq.science.calibrate import committee_forces, fit, per_frame, pool
+    from lammps_uq.science.error_model import fit_error_models
+
+    folder = shipped()
+    if not (folder / "anomalies.extxyz").exists():
+        pytest.skip("no anomaly frames shipped (python -m lammps_uq.committee.recalibrate)")
+    calc = CommitteeCalculator("default")
+    sets = []
+    for name in ("test.extxyz", "anomalies.extxyz"):
+        frames = ase.io.read(folder / name, ":")
+        sets.append((name, per_frame(frames, committee_forces(frames, calc))))
+    calibration = json.loads((folder / "calibration.json").read_text())
+    result = fit(pool([lv for _, levels in sets for lv in levels]), calc.committee.n_models)
     assert calibration["alpha_local"] == pytest.approx(result["alpha_local"], rel=1e-9)
+    model = fit_error_models(sets, calibration["error_model"]["q"])["local"]["4"]
+    numbers = {k: v for k, v in model.items() if k != "form"}
+    shipped_model = calibration["error_model"]["local"]["4"]
+    assert shipped_model["form"] == model["form"] == "knee"
+    assert {k: shipped_model[k] for k in numbers} == pytest.approx(numbers, rel=1e-9)
+    assert (folder / "anomalies.extxyz").stat().st_size < 5 << 20
+    provenance = json.loads((folder / "provenance.json").read_text())
+    recorded = provenance["calibration"]["error_model_rcut_4"]
+    assert {k: recorded[k] for k in numbers} == pytest.approx(numbers, rel=1e-9)

@@ -156,11 +156,15 @@ def _add_calibrate(sub) -> None:
     from ..science.calibrate import DEFAULT_RCUTS
 
     cal = sub.add_parser("calibrate", help="fit alpha of a committee on labelled frames")
-    cal.add_argument("frames", help="extxyz frames with reference forces (REF_forces or forces)")
+    cal.add_argument("frames", nargs="+",
+                     help="one or more extxyz sets with reference forces (REF_forces or forces); "
+                          "include frames as far from training as production goes")
     cal.add_argument("--committee", nargs="+", required=True,
                      help="MACE model files (or 'default')")
     cal.add_argument("--rcut", type=float, nargs="+", default=list(DEFAULT_RCUTS),
                      help="radii (Å) of the local neighbourhoods")
+    cal.add_argument("--quantile", type=float, default=0.9,
+                     help="q of the conformal bound: error <= bound for q of neighbourhoods")
     cal.add_argument("--forces-key", help="per-atom array of the reference forces")
     cal.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     cal.add_argument("-o", "--output",

@@ -143,14 +143,31 @@ def snapshot(folder: Path, path: Path) -> int | None:
     return step
 
 
-def summarise(folder: Path, output: str, seconds: float) -> list[str]:
-    """The summary lines; also writes the two figures into ``folder``."""
+def error_model_of(committee: str, rcut: float = 4.0) -> dict | None:
+    """The committee's calibrated error model at rcut (``alpha auto``), if it records one."""
+    from ..committee.evaluators.mace_committee import expand_model_paths
+    from ..science.calibrate import read_calibration
+    from ..science.error_model import model_at
+
+    return model_at(read_calibration(expand_model_paths(committee.split())), rcut)
+
+
+def summarise(folder: Path, output: str, seconds: float, model: dict | None = None) -> list[str]:
+    """The summary lines; also writes the two figures into ``folder``.
+
+    ``model``: the error model ``alpha auto`` evaluated; the selection's threshold on s_loc
+    is its inverse at ``error_threshold`` (else error_threshold / alpha).
+    """
+    from ..science.error_model import s_for_error
     from ..science.plots import plot_timeline
 
     timeline = read_timeline(folder / "uq_timeline.dat")
     alpha = timeline[-1, 10]
     error_threshold = threshold_of(folder)
-    threshold = error_threshold / alpha if error_threshold else None
+    threshold = None
+    if error_threshold:
+        threshold = (s_for_error(model, error_threshold) if model
+                     else error_threshold / alpha)
     plot_timeline(timeline, TIMESTEP_FS, threshold, folder / "uq_timeline.png")
     worst = snapshot(folder, folder / "uq_snapshot.png")
     cells = sorted((folder / "cells").glob("*.extxyz")) if (folder / "cells").is_dir() else []
@@ -161,8 +178,9 @@ def summarise(folder: Path, output: str, seconds: float) -> list[str]:
         f"structure s          {timeline[:, 1].min():.4f} .. {timeline[:, 1].max():.4f} eV/Å",
         f"max s_loc            {timeline[:, 2].min():.4f} .. {timeline[:, 2].max():.4f} eV/Å "
         f"(worst at step {worst})",
-        f"alpha                {alpha:.3f} (selection: alpha * s_loc > {error_threshold} eV/Å, "
-        f"i.e. s_loc > {threshold:.4f})" if threshold else f"alpha                {alpha:.3f}",
+        f"alpha                {alpha:.3f} (selection: error estimate e(s_loc) > "
+        f"{error_threshold} eV/Å, i.e. s_loc > {threshold:.4f})" if threshold
+        else f"alpha                {alpha:.3f}",
         f"centres selected     {int(timeline[-1, 6])} (regions in uq_regions.extxyz)",
         f"cells carved         {len(cells)} (cells/, DFT-ready, border-relaxed)",
     ]
@@ -202,6 +220,6 @@ def run(args) -> int:
     prepare(folder)
     output = run_lammps(folder, steps, args.np, committee)
     print("\nlammps-uq demo: summary")
-    for line in summarise(folder, output, time.time() - start):
+    for line in summarise(folder, output, time.time() - start, error_model_of(committee)):
         print("  " + line)
     return 0

@@ -179,6 +179,21 @@ class Session:
         return (int(ev.n_models), float(ev.ghost_cutoff), width, self.numbers.tolist(), self.name,
                 alpha)
 
+    def error_model(self, rcut: float = 4.0) -> tuple[float, ...]:
+        """The evaluator's error model at ``rcut`` as ``science.error_model.PARAMETERS``.
+
+        (alpha, knee, b, bound_factor, bound_split, bound_factor_high, s_max): ``fix uq ...
+        alpha auto`` evaluates them (lmp_plugin/uq_error_model.h). An evaluator without
+        ``error_model(rcut)`` gives its fitted alpha as a constant (no knee, no bound).
+        """
+        from ..science.error_model import PARAMETERS
+
+        method = getattr(self.evaluator, "error_model", None)
+        model = method(rcut) if callable(method) else None
+        if not model:
+            return (self.describe(rcut)[5], 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+        return tuple(float(model.get(k, 0.0)) for k in PARAMETERS)
+
     def write_region(self, path: str, table_view, nrows: int, info_json: str, size: int) -> int:
         """Append one region snapshot (rank 0 only); returns the file size after it."""
         from .regions import write_region

@@ -61,16 +61,25 @@ def committee_forces(frames, calculator) -> list[np.ndarray]:
     return forces
 
 
-def collect(frames, forces_comm, rcuts=DEFAULT_RCUTS, forces_key: str | None = None) -> dict:
-    """{level: (errors, uncertainties)} over all frames, given each frame's member forces."""
+def per_frame(frames, forces_comm, rcuts=DEFAULT_RCUTS, forces_key: str | None = None) -> list:
+    """Each frame's {level: (errors, uncertainties)}, given its member forces."""
+    return [frame_levels(atoms, comm, reference_forces(atoms, forces_key), rcuts)
+            for atoms, comm in zip(frames, forces_comm)]
+
+
+def pool(frame_levels_list: list) -> dict:
+    """{level: (errors, uncertainties)} of all frames together."""
     pooled: dict[str, list] = {}
-    for atoms, comm in zip(frames, forces_comm):
-        reference = reference_forces(atoms, forces_key)
-        levels = frame_levels(atoms, comm, reference, rcuts)
+    for levels in frame_levels_list:
         for name, pair in levels.items():
             pooled.setdefault(name, []).append(pair)
     return {name: (np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
             for name, pairs in pooled.items()}
+
+
+def collect(frames, forces_comm, rcuts=DEFAULT_RCUTS, forces_key: str | None = None) -> dict:
+    """{level: (errors, uncertainties)} over all frames, given each frame's member forces."""
+    return pool(per_frame(frames, forces_comm, rcuts, forces_key))
 
 
 def ranks(x: np.ndarray) -> np.ndarray:

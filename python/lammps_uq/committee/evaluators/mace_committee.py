@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ...science.calibrate import fitted_alpha, read_calibration
+from ...science.error_model import model_at
 from ...errors import InputError
 from .graph import EdgeGraph, local_edges
 from .protocol import Exchange
@@ -223,6 +224,10 @@ class MaceCommittee:
     def fitted_alpha(self, rcut: float) -> float:
         """alpha of s_loc at rcut from the committee's calibration.json (0.0: none)."""
         return fitted_alpha(self.calibration, rcut)
+
+    def error_model(self, rcut: float) -> dict | None:
+        """The calibrated error model at rcut (science.error_model.model_at; None: none)."""
+        return model_at(self.calibration, rcut)
 
     def evaluate(self, positions, numbers, nlocal, *, image_of, exchange: Exchange,
                  members=None, virial: bool = False):
