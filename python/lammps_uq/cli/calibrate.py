@@ -88,6 +88,10 @@ def print_report(result: dict) -> None:
     print(f"error model at rcut {radius}: e = {fitted['alpha']:.4g} s up to s = "
           f"{fitted['knee']:.4g}, then ~ s^{fitted['b']:.3f}; bound = {fitted['bound_factor']:.3f}"
           f" e (q = {model['q']}); calibrated up to s_loc {fitted['s_max']:.4f}")
+    if held is None:
+        print("held out: no report (every labelled set holds one frame; two folds of frames "
+              "need at least 2)")
+        return
     print(f"held out (two folds of frames): MAD of the local error: knee model "
           f"{held['model']['mad']:.4f}, constant alpha {held['constant_alpha']['mad']:.4f}, "
           f"power law {held['power_mad']:.4f}, isotonic {held['isotonic_mad']:.4f}; coverage of "
