@@ -163,7 +163,9 @@ class Tokens:
 
 def test_killed_while_labelling_and_training_ends_the_same(finished, tmp_path):
     reference, _ = finished
-    learn_helpers.make_inputs(tmp_path, labeller="learn_helpers:slow_xtb")
+    # one worker: cells are labelled one after the other, so the kill lands between two labels
+    # (with two workers both cells could finish within one poll, before the kill)
+    learn_helpers.make_inputs(tmp_path, labeller="learn_helpers:slow_xtb", workers=1)
     it = tmp_path / "work" / "iter_001"
     proc = loop_process(tmp_path)
     wait_for(lambda: (it / "labelled.extxyz").exists() and
