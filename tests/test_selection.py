@@ -145,7 +145,11 @@ def test_region_frames_hold_exactly_the_atoms_within_region(runs):
 def test_devi_file_parses_like_deepmd_and_equals_reference(runs):
     table = np.loadtxt(runs[1] / "model_devi.out", ndmin=2)
     assert table.shape == (9, 7)
-    assert np.all(table[:, 1:4] == 0.0)
+    # virial deviation max/min/avg: the analytic committee returns virials, so they are no
+    # longer 0 (their values against DeePMD's formula: tests/test_drive_virial.py)
+    vmax, vmin, vavg = table[:, 1], table[:, 2], table[:, 3]
+    assert np.all(vmax > 0) and np.all(vmin >= 0)
+    assert np.all(vmin <= vavg * (1 + 1e-6)) and np.all(vavg <= vmax * (1 + 1e-6))
     committee = lj_committee(["Cu", "Ni"])
     for row, frame in zip(table, dumped_frames(runs[1], runs["atoms"])):
         forces, _ = committee.committee_forces(frame)

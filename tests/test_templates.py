@@ -38,14 +38,16 @@ def run_template(lammps_env, folder, template: str, nprocs: int, **variables):
 
 @pytest.mark.parametrize("nprocs", [1, 2])
 def test_water_template_drives_and_monitors(lammps_env, tmp_path, nprocs):
-    from lammps_uq.science.calibrate import fitted_alpha, read_calibration
+    from lammps_uq.science.calibrate import read_calibration
+    from lammps_uq.science.error_model import model_at
 
     models = default_committee_or_skip()
     run_template(lammps_env, tmp_path, "water/in.water", nprocs, steps=20)
     timeline = read_timeline(tmp_path / "uq_timeline.dat")
     np.testing.assert_array_equal(timeline[:, 0], [0, 10, 20])
     assert np.all(timeline[:, 1] > 0) and np.all(timeline[:, 2] >= timeline[:, 1])
-    expected = fitted_alpha(read_calibration([str(m) for m in models]), 4.0)
+    # alpha auto: f_ID[10] is the error model's alpha below its knee (issue 16)
+    expected = model_at(read_calibration([str(m) for m in models]), 4.0)["alpha"]
     assert timeline[0, 10] == pytest.approx(expected, rel=1e-5)  # ave/time prints 6 digits
     assert (tmp_path / "uq_devi.out").read_text().count("\n") == 4  # header + 3 checks
 
