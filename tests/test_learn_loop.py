@@ -122,7 +122,7 @@ def stable_files(work: Path) -> dict:
     for path in sorted(work.rglob("*")):
         rel = path.relative_to(work)
         if not path.is_file() or rel.parts[1:2] == ("train",) or path.suffix in (".out", ".log") \
-                or path.name in ("provenance.json", "config.json", ".done") or \
+                or path.name in ("provenance.json", "config.json", "config.toml", ".done") or \
                 path.suffix == ".png" or \
                 path.name.endswith(".model") or path.parts[-2] == "run_0":
             continue
