@@ -121,3 +121,18 @@ def printed(output: str, tag: str) -> np.ndarray:
     """Numbers of the last line starting with tag in LAMMPS output."""
     line = [ln for ln in output.splitlines() if ln.startswith(tag)][-1]
     return np.array([float(v) for v in line.split()[1:]])
+
+
+def thermo_table(output: str, first: tuple = ("Step", "PotEng")) -> np.ndarray:
+    """The rows of the thermo table whose header starts with ``first`` (up to its first
+    non-row line: a warning, the loop time)."""
+    lines = output.splitlines()
+    start = next(i for i, ln in enumerate(lines) if tuple(ln.split()[:len(first)]) == first)
+    ncols = len(lines[start].split())
+    rows = []
+    for line in lines[start + 1:]:
+        words = line.split()
+        if len(words) != ncols or not words[0].isdigit():
+            break
+        rows.append([float(v) for v in words])
+    return np.array(rows)

@@ -10,6 +10,7 @@ import pytest
 if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
     pytest.importorskip("mace")
 
+from helpers import thermo_table  # noqa: E402
 from lammps_uq import testing  # noqa: E402
 
 pytestmark = [pytest.mark.lammps]
@@ -57,18 +58,6 @@ dump x all custom {steps} dump.x id xu yu zu
 dump_modify x format float %.17g sort id
 run {steps}
 """
-
-
-def thermo_table(output: str) -> np.ndarray:
-    lines = output.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["Step", "PotEng"]) + 1
-    rows = []
-    for line in lines[start:]:
-        words = line.split()
-        if not words or not words[0].isdigit():
-            break
-        rows.append([float(v) for v in words])
-    return np.array(rows)
 
 
 def test_energy_is_conserved_at_second_order(water, lammps_env, tmp_path):

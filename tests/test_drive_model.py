@@ -11,6 +11,7 @@ import pytest
 if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
     pytest.importorskip("mace")
 
+from helpers import thermo_table  # noqa: E402
 from lammps_uq import testing  # noqa: E402
 
 pytestmark = [pytest.mark.lammps]
@@ -95,18 +96,6 @@ run {steps}
 """
 
 
-def potential_energies(output: str) -> np.ndarray:
-    lines = output.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["Step", "PotEng"]) + 1
-    rows = []
-    for line in lines[start:]:
-        words = line.split()
-        if len(words) != 2 or not words[0].isdigit():
-            break
-        rows.append(float(words[1]))
-    return np.array(rows)
-
-
 @pytest.mark.parametrize("nprocs", [1, 2])
 def test_drive_model_k_is_single_member_ase_verlet(water, nprocs, lammps_env, tmp_path):
     """Positions after 20 steps equal ASE VelocityVerlet with member K's MACECalculator."""
@@ -119,7 +108,7 @@ def test_drive_model_k_is_single_member_ase_verlet(water, nprocs, lammps_env, tm
                                     timeout=300)
     assert rc == 0, output[-3000:]
     final = lammps_env.read_dump(tmp_path / "dump.x")[-1][:, 1:4]
-    pe = potential_energies(output)
+    pe = thermo_table(output)[:, 1]
 
     ase_atoms = lammps_env.write_data(atoms, tmp_path / "echo.data", ["O", "H"])
     ase_atoms.set_momenta(atoms.get_momenta())

@@ -10,6 +10,7 @@ import pytest
 if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
     pytest.importorskip("mace")
 
+from helpers import thermo_table  # noqa: E402
 from lammps_uq import testing  # noqa: E402
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]
@@ -59,18 +60,6 @@ run {steps}
 """
 
 
-def thermo_table(output: str) -> np.ndarray:
-    lines = output.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["Step", "TotEng"]) + 1
-    rows = []
-    for line in lines[start:]:
-        words = line.split()
-        if len(words) != 5 or not words[0].isdigit():
-            break
-        rows.append([float(v) for v in words])
-    return np.array(rows)
-
-
 def test_npt_conserves_the_nose_hoover_quantity(water, lammps_env, tmp_path):
     """econserve = etotal + ecouple of fix npt (MTK equations) is conserved up to the O(dt^2)
     error of the integrator exactly when the barostat's pressure is the strain derivative of
@@ -92,7 +81,7 @@ def test_npt_conserves_the_nose_hoover_quantity(water, lammps_env, tmp_path):
         rc, output = lammps_env.run_lmp(run, npt_script(water, dt, steps, modify), 1,
                                         timeout=300)
         assert rc == 0, output[-3000:]
-        table = thermo_table(output)
+        table = thermo_table(output, ("Step", "TotEng"))
         assert len(table) == steps + 1
         econserve, volume = table[:, 3], table[:, 4]
         deviation[name] = np.sqrt(np.mean((econserve - econserve[0]) ** 2))
