@@ -124,3 +124,13 @@ def load_factory(spec: str, what: str = "fix uq python") -> Callable[..., Any]:
     if not callable(factory):
         raise InputError(f"{what}: module {module_name!r} has no callable {attr!r}")
     return factory
+
+
+def templates_dir() -> Path:
+    """input_templates/: inside the installed package, or at the top of a source checkout."""
+    from importlib.resources import files
+
+    installed = Path(str(files("lammps_uq"))) / "input_templates"
+    if installed.is_dir():
+        return installed
+    return Path(__file__).resolve().parents[2] / "input_templates"

@@ -13,25 +13,17 @@ import shutil
 import subprocess
 import sys
 import time
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..inputs import templates_dir
 
 STEPS_ENV = "LAMMPS_UQ_DEMO_STEPS"     # CI shortens the demo through this
 DEFAULT_STEPS = 300
 TIMESTEP_FS = 0.5
 FIX_ID = "mon"
-
-
-def templates_dir() -> Path:
-    """input_templates/: inside the installed package, or at the top of a source checkout."""
-    installed = Path(str(files("lammps_uq"))) / "input_templates"
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parents[3] / "input_templates"
 
 
 def launcher(ranks: int) -> list[str]:

@@ -22,26 +22,18 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CalculationFailed, InputError
+from ..inputs import templates_dir
 
 # the keywords of fix uq (lmp_plugin/fix_uq_args.cpp): carve words end at the next one
 FIX_KEYWORDS = {"rcut", "alpha", "drive", "dtype", "device", "threshold", "error_threshold",
                 "max_centres", "separation", "cooldown", "region", "file", "devi", "carve"}
 EXPECTED = ("expected a LAMMPS input with a line 'fix ID group uq N mace ${committee} elements "
             "... file REGIONS ...' (input_templates/water/in.water)")
-
-
-def templates_dir() -> Path:
-    """input_templates/: inside the installed package, or at the top of a source checkout."""
-    installed = Path(str(files("lammps_uq"))) / "input_templates"
-    if installed.is_dir():
-        return installed
-    return Path(__file__).resolve().parents[3] / "input_templates"
 
 
 def template_files(name: str, folder: Path, extra: list[str]) -> tuple[Path, list[Path]]:
