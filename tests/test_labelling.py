@@ -207,3 +207,21 @@ def test_mace_run_train_accepts_the_labelled_file(tmp_path):
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert (tmp_path / "train" / "smoke.model").exists()
+
+
+def test_local_workers_share_the_cores(monkeypatch):
+    """Each of W local workers gets cores // W threads (torch and xTB would each take every
+    core and thrash); a user's OMP_NUM_THREADS wins."""
+    import os
+
+    from lammps_uq.extract.executors import make_executor, worker_threads
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert worker_threads(1) == cores
+    assert worker_threads(cores * 2) == 1
+    with make_executor(2) as executor:
+        seen = executor.submit(os.getenv, "OMP_NUM_THREADS").result()
+    assert seen == str(max(1, cores // 2))
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert worker_threads(2) == 3

@@ -122,3 +122,17 @@ def test_config_example_loads(tmp_path):
     config = learn_helpers.make_inputs(tmp_path)
     cfg = load(config)
     assert cfg["train.members"] == 2 and cfg["explore.templates"] == ["in.tiny"]
+
+
+def test_too_few_training_frames_named_before_mace_fails():
+    """mace_run_train fails deep inside (torch.cat of no batch) when valid_fraction and
+    batch_size leave no full batch: the loop says so first, with the count it needs."""
+    from lammps_uq.errors import InputError
+    from lammps_uq.learn.fit import check_enough_frames
+
+    hyper = {"batch_size": 4, "valid_fraction": 0.2}
+    with pytest.raises(InputError, match=r"got 3 training frames; expected at least 5 "):
+        check_enough_frames(3, hyper)
+    check_enough_frames(5, hyper)
+    with pytest.raises(InputError, match="train.mace.batch_size"):
+        check_enough_frames(1, {"batch_size": 1, "valid_fraction": 0.5})

@@ -1,13 +1,18 @@
 """The paper's Fig. 7 on 2 cores: uncertainty vs random selection, same seeds.
 
-    python examples/active_learning/run_fig7.py --out fig7_work [--seeds 1 2] [--tiny]
+    python examples/active_learning/run_fig7.py --out fig7_work [--seeds 1 2] [--iterations N] [--tiny]
 
 1. data: ``initial.extxyz`` (30 frames of 64-molecule SPC/Fw water, hot and compressed:
    1.05-1.15 g/cm3, 600-800 K, unlike the target) and ``test.extxyz`` (24 frames of independent
-   SPC/Fw MD at the target state, 0.86 g/cm3 and 350 K, 64 molecules), labelled with GFN2-xTB;
+   SPC/Fw MD at the target state, 0.86 g/cm3 and 350 K, 64 molecules), labelled with GFN2-xTB,
+   the two sets in two processes side by side;
 2. for every seed, two loops (``selection = "uncertainty"`` and ``"random"``) with the settings
-   of ``learn_water.toml``;
-3. ``lammps-uq learn report`` of each pair: ``learning_curve.png`` and the table.
+   of ``learn_water.toml``.  Both start from the same committee: the random loop adopts the
+   uncertainty loop's iteration 0 (``initial_committee``), trained once.  The loops advance in
+   turn, one iteration at a time (``iterations`` 1, 2, ... N), so that a run stopped at any
+   moment leaves both arms at (nearly) the same iteration;
+3. after every round, ``lammps-uq learn report`` of each pair: ``learning_curve_seedS.png`` and
+   ``report_seedS.txt``.
 
 Every stage resumes where it stopped: run the same command again after an interruption.
 ``--tiny`` runs the smallest version (smoke test: 1 iteration, 2 members, few steps).
@@ -16,17 +21,20 @@ Every stage resumes where it stopped: run the same command again after an interr
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HOT = [(1.05, 600.0, 1), (1.10, 700.0, 2), (1.15, 800.0, 3)]   # density, K, md seed
 TARGET = [(0.86, 350.0, 11), (0.86, 350.0, 12), (0.86, 350.0, 13)]
 TINY = {"iterations = 6": "iterations = 1", "max_centres = 6": "max_centres = 2",
-        "steps = 1000": "steps = 20", "members = 3": "members = 2", "epochs = 30": "epochs = 2",
+        "steps = 200": "steps = 20", "members = 3": "members = 2", "epochs = 30": "epochs = 2",
         "finetune_epochs = 10": "finetune_epochs = 1", "molecules = 32": "molecules = 8"}
+ARMS = ("uncertainty", "random")
 
 
 def label_frames(conditions, per_run: int, path: Path) -> None:
@@ -38,6 +46,9 @@ def label_frames(conditions, per_run: int, path: Path) -> None:
 
     done, k = count_frames(path), 0
     for density, temperature, seed in conditions:
+        if k + per_run <= done:
+            k += per_run
+            continue
         frames = spcfw_frames(64, density=density, temperature=temperature,
                               steps=400 * (per_run + 1), every=400, seed=seed)[1:]
         for frame in frames:
@@ -48,41 +59,71 @@ def label_frames(conditions, per_run: int, path: Path) -> None:
             k += 1
 
 
-def config_for(out: Path, selection: str, seed: int, tiny: bool) -> Path:
+def make_data(out: Path, tiny: bool) -> None:
+    """The initial and the test set, labelled side by side in two fresh processes."""
+    jobs = [(HOT, 2 if tiny else 10, out / "data" / "initial.extxyz"),
+            (TARGET[:1] if tiny else TARGET, 1 if tiny else 8, out / "data" / "test.extxyz")]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(len(jobs)) as pool:
+        pool.starmap(label_frames, jobs)
+
+
+def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int | None) -> Path:
     text = (HERE / "learn_water.toml").read_text()
     for old, new in (TINY.items() if tiny else []):
         text = text.replace(old, new)
+    if iterations is not None:
+        text = text.replace("iterations = 1" if tiny else "iterations = 6",
+                            f"iterations = {iterations}")
     text = text.replace('work_dir = "work"', f'work_dir = "{selection}_seed{seed}"')
     text = text.replace('selection = "uncertainty"', f'selection = "{selection}"')
     text = text.replace("seed = 1", f"seed = {seed}")
+    if selection != ARMS[0]:  # the same iteration-0 committee as the uncertainty loop
+        text = text.replace("\n[explore]", f'\ninitial_committee = "{ARMS[0]}_seed{seed}/iter_000/'
+                            'committee/member_*.model"\n\n[explore]', 1)
     path = out / f"{selection}_seed{seed}.toml"
     path.write_text(text)
     return path
+
+
+def report(out: Path, seed: int, lammps_uq: list[str]) -> None:
+    works = [f"{arm}_seed{seed}" for arm in ARMS if (out / f"{arm}_seed{seed}").is_dir()]
+    if not works:
+        return
+    result = subprocess.run(lammps_uq + ["learn", "report", *works, "-o",
+                                         f"learning_curve_seed{seed}.png"],
+                            cwd=out, capture_output=True, text=True)
+    (out / f"report_seed{seed}.txt").write_text(result.stdout + result.stderr)
+    print(result.stdout + result.stderr, flush=True)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("fig7_work"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="iterations per loop (default: learn_water.toml's)")
     parser.add_argument("--tiny", action="store_true", help="the smallest smoke version")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     (out / "data").mkdir(parents=True, exist_ok=True)
-    per_run = 1 if args.tiny else 10
-    label_frames(HOT, per_run, out / "data" / "initial.extxyz")
-    label_frames(TARGET[:1] if args.tiny else TARGET, 1 if args.tiny else 8,
-                 out / "data" / "test.extxyz")
+    start = time.monotonic()
+    make_data(out, args.tiny)
+    print(f"fig7: data ready ({time.monotonic() - start:.0f} s)", flush=True)
     shutil.copy(HERE / "in.water-al", out / "in.water-al")
     water = Path(__file__).resolve().parents[2] / "input_templates" / "water" / "water128.data"
     shutil.copy(water, out / "water128.data")
     lammps_uq = [sys.executable, "-m", "lammps_uq.cli"]
-    for seed in args.seeds:
-        for selection in ("uncertainty", "random"):
-            config = config_for(out, selection, seed, args.tiny)
-            subprocess.run(lammps_uq + ["learn", str(config)], cwd=out, check=False)
-        subprocess.run(lammps_uq + ["learn", "report", f"uncertainty_seed{seed}",
-                                    f"random_seed{seed}", "-o", f"learning_curve_seed{seed}.png"],
-                       cwd=out, check=True)
+    total = args.iterations or (1 if args.tiny else 6)
+    for level in range(1, total + 1):
+        for seed in args.seeds:
+            for selection in ARMS:
+                config = config_for(out, selection, seed, args.tiny, level)
+                print(f"fig7: {selection} seed {seed}, iterations 1..{level} "
+                      f"({time.monotonic() - start:.0f} s)", flush=True)
+                subprocess.run(lammps_uq + ["learn", str(config)], cwd=out, check=False)
+            report(out, seed, lammps_uq)
+    print(f"fig7: done ({time.monotonic() - start:.0f} s)", flush=True)
     return 0
 
 

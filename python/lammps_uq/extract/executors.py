@@ -94,7 +94,22 @@ def make_executor(workers: int = 1, parsl_config: str | None = None) -> Executor
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=share_cores, initargs=(worker_threads(workers),))
+
+
+def worker_threads(workers: int) -> int:
+    """Threads per local worker: this machine's cores shared out (torch and xTB would each
+    take every core, and ``workers`` of them thrash), unless OMP_NUM_THREADS is set."""
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, workers))
+
+
+def share_cores(threads: int) -> None:
+    """A local worker's initializer: OMP_NUM_THREADS before torch or xTB is imported."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 @contextmanager

@@ -86,7 +86,8 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("explore", "steps"): (1000, _int(1), "MD steps per run (-var steps)"),
     ("explore", "ranks"): (2, _int(1), "MPI ranks per LAMMPS run"),
     ("explore", "threads"): (1, _int(1), "OMP_NUM_THREADS of each rank"),
-    ("explore", "variables"): ({}, _table, "more -var NAME VALUE for every run"),
+    ("explore", "variables"): ({}, _table, "more -var NAME VALUE for every run (the loop sets steps, committee "
+                                      "and iteration)"),
     ("extract", "molecules"): (24, _int(1), "whole molecules per carved cell"),
     ("extract", "radius"): (0.0, _number(0), "carve atoms within this radius (Å) instead of "
                                               "molecules (0: use molecules)"),

@@ -9,8 +9,9 @@ in which
   into ``learn_smax.dat``, and for ``selection = "random"`` a ``dump`` writes every checked
   frame into ``learn_frames.dump`` (the pool of the random baseline).
 
-It is started as ``mpirun -np R lmp -in TEMPLATE -var steps S -var committee "FILES"`` in a
-fresh process (never a fork of this one).
+It is started as ``mpirun -np R lmp -in TEMPLATE -var steps S -var committee "FILES"
+-var iteration K`` (and ``explore.variables``) in a fresh process (never a fork of this one);
+a template may use ``${iteration}``, e.g. to seed its velocities differently in every iteration.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ def train_committee(cfg, folder: Path, iteration: int, previous: list[Path] | No
     finetune = cfg["train.mode"] == "finetune" and previous
     hyper = hyperparameters(cfg["train.mace"],
                             cfg["train.finetune_epochs"] if finetune else cfg["train.epochs"])
+    check_enough_frames(n_frames(folder / "train.extxyz"), hyper)
     futures = {}
     for m, (seed, target) in enumerate(zip(seeds, targets)):
         if target.exists():
@@ -61,6 +62,27 @@ def train_committee(cfg, folder: Path, iteration: int, previous: list[Path] | No
         raise CalculationFailed(f"train: {len(failures)} member(s) failed; first: {failures[0]}")
     return targets, {"members": seeds, "train_seconds": seconds, "hyperparameters": hyper,
                      "mode": "finetune" if finetune else "scratch"}
+
+
+def n_frames(path: Path) -> int:
+    return len(read_frames(path))
+
+
+def check_enough_frames(n: int, hyper: dict) -> None:
+    """mace_run_train keeps ``valid_fraction`` of the frames (at least 1) for validation and
+    drops incomplete batches: fewer than ``batch_size`` left fails deep inside it."""
+    from ..errors import InputError
+
+    batch, fraction = int(hyper.get("batch_size", 1)), float(hyper.get("valid_fraction", 0.0))
+
+    def fitted(count: int) -> int:
+        return count - (max(1, int(fraction * count)) if fraction > 0 else 0)
+
+    if fitted(n) < batch:
+        need = next(m for m in range(n, n + 10 * batch + 10) if fitted(m) >= batch)
+        raise InputError(f"train: got {n} training frames; expected at least {need} (mace's "
+                         f"batch_size {batch} after its valid_fraction {fraction:g}): add "
+                         "frames to initial_data or set a smaller train.mace.batch_size")
 
 
 def adopt_committee(pattern: str, folder: Path) -> list[Path]:

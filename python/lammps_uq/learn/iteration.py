@@ -49,7 +49,8 @@ def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
                 f"{cfg['explore.ranks']} ranks)")
             seconds = run_lammps(run, [str(p) for p in committee], cfg["explore.steps"],
                                  cfg["explore.ranks"], cfg["explore.threads"],
-                                 cfg["explore.variables"], say)
+                                 {"iteration": int(folder.name[5:]), **cfg["explore.variables"]},
+                                 say)
             regions = read_frames(run / fix.regions)
             done = {"template": str(template), "seconds": round(seconds, 3),
                     "centres": len(regions), "max_s_local": max_s_local(run),
