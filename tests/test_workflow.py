@@ -32,7 +32,7 @@ def run_template(folder, lammps_env) -> str:
 
     prepare(folder)
     text = (folder / "in.water").read_text()
-    text = text.replace("carve cells --molecules 24", CARVE)
+    text = text.replace("carve cells --molecules 16", CARVE)
     text = text.replace("error_threshold 0.09", "error_threshold 0.001")  # a centre per check
     (folder / "in.water").write_text(text)
     cmd = [lammps_env.tool("mpirun"), "-np", "2", lammps_env.tool("lmp"), "-in", "in.water",

@@ -31,9 +31,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 HOT = [(1.05, 600.0, 1), (1.10, 700.0, 2), (1.15, 800.0, 3)]   # density, K, md seed
 TARGET = [(0.86, 350.0, 11), (0.86, 350.0, 12), (0.86, 350.0, 13)]
-TINY = {"iterations = 6": "iterations = 1", "max_centres = 6": "max_centres = 2",
+TINY = {"iterations = 6": "iterations = 1", "max_centres = 10": "max_centres = 2",
         "steps = 200": "steps = 20", "members = 3": "members = 2", "epochs = 30": "epochs = 2",
-        "finetune_epochs = 10": "finetune_epochs = 1", "molecules = 32": "molecules = 8"}
+        "finetune_epochs = 10": "finetune_epochs = 1", "molecules = 16": "molecules = 8"}
 ARMS = ("uncertainty", "random")
 
 

@@ -88,7 +88,7 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("explore", "threads"): (1, _int(1), "OMP_NUM_THREADS of each rank"),
     ("explore", "variables"): ({}, _table, "more -var NAME VALUE for every run (the loop sets steps, committee "
                                       "and iteration)"),
-    ("extract", "molecules"): (24, _int(1), "whole molecules per carved cell"),
+    ("extract", "molecules"): (16, _int(1), "whole molecules per carved cell"),
     ("extract", "radius"): (0.0, _number(0), "carve atoms within this radius (Å) instead of "
                                               "molecules (0: use molecules)"),
     ("extract", "relax"): (True, _bool, "relax the cell border with the committee mean"),
