@@ -97,6 +97,49 @@ def report(out: Path, seed: int, lammps_uq: list[str]) -> None:
     print(result.stdout + result.stderr, flush=True)
 
 
+def default_baseline(out: Path) -> Path:
+    """Today's shipped committee on the same test set (item 6: is the loop's better?)."""
+    from lammps_uq.committee.train_default import PACKAGE_DIR
+    from lammps_uq.learn.fit import test_errors
+    from lammps_uq.learn.state import read_frames
+
+    path = out / "default_test_errors.json"
+    if not path.exists():
+        test_errors(read_frames(out / "data" / "test.extxyz"),
+                    sorted(PACKAGE_DIR.glob("member_*.model")), path)
+    return path
+
+
+def summary(out: Path, seed: int, bins: int = 3) -> list[str]:
+    """Test force MAE per energy bin at the last iteration both arms finished, and the default."""
+    import numpy as np
+
+    from lammps_uq.learn.report import binned, energy_edges, iterations_of
+    from lammps_uq.learn.state import read_json
+
+    runs = {arm: [r for r in iterations_of(out / f"{arm}_seed{seed}") if r["test"]]
+            for arm in ARMS if (out / f"{arm}_seed{seed}" / "config.json").exists()}
+    if len(runs) < 2 or not all(runs.values()):
+        return []
+    last = min(rows[-1]["iteration"] for rows in runs.values())
+    edges = energy_edges(list(runs.values()), bins)
+    default = read_json(default_baseline(out))
+    lines = [f"seed {seed}, iteration {last}: test force MAE (eV/Å) per potential-energy bin",
+             f"{'':>22} {'all':>7}" + "".join(f" {'bin ' + str(b + 1):>7}" for b in range(bins))
+             + f" {'E MAE/atom':>10}"]
+    results = {}
+    for name, test in [(arm, next(r for r in rows if r["iteration"] == last)["test"])
+                       for arm, rows in runs.items()] + [("shipped default", default)]:
+        per_bin = binned(test, edges)
+        results[name] = per_bin
+        lines.append(f"{name:>22} {np.mean(test['force_mae']):7.4f}"
+                     + "".join(f" {v:7.4f}" for v in per_bin)
+                     + f" {np.mean(test['energy_error_per_atom']):10.4f}")
+    ratio = [u / r for u, r in zip(results[ARMS[0]], results[ARMS[1]])]
+    lines.append(f"{'uncertainty / random':>22} {'':>7}" + "".join(f" {v:7.3f}" for v in ratio))
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("fig7_work"))
@@ -123,6 +166,9 @@ def main(argv=None) -> int:
                       f"({time.monotonic() - start:.0f} s)", flush=True)
                 subprocess.run(lammps_uq + ["learn", str(config)], cwd=out, check=False)
             report(out, seed, lammps_uq)
+            lines = summary(out, seed)
+            (out / f"summary_seed{seed}.txt").write_text("\n".join(lines) + "\n")
+            print("\n".join(lines), flush=True)
     print(f"fig7: done ({time.monotonic() - start:.0f} s)", flush=True)
     return 0
 

@@ -82,7 +82,13 @@ def plot(works: list[Path], runs: list[list[dict]], edges, path: Path) -> None:
 
     plt = _pyplot()
     bins = len(edges) - 1 if edges is not None else 0
-    fig, axes = plt.subplots(1, 3 + bins, figsize=(4.2 * (3 + bins), 3.8))
+    panels = 3 + bins
+    columns = min(3, panels)
+    rows = -(-panels // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
+    axes = grid.ravel()
+    for spare in axes[panels:]:
+        spare.set_visible(False)
     for n, (work, rows) in enumerate(zip(works, runs)):
         style = "-" if n == 0 else "--"
         label = f"{rows[0]['selection'] if rows else '?'} ({work.name})"
@@ -106,7 +112,10 @@ def plot(works: list[Path], runs: list[list[dict]], edges, path: Path) -> None:
         axes[1 + b].set_title(f"E/atom in [{edges[b]:.3f}, {edges[b + 1]:.3f}] eV")
     axes[1 + bins].set_title("centres and cells per iteration")
     axes[2 + bins].set_title("max s_loc per exploration")
-    for k, ax in enumerate(axes):
+    from matplotlib.ticker import MaxNLocator
+
+    for k, ax in enumerate(axes[:panels]):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("iteration")
         ax.set_ylabel("eV/Å" if k != 1 + bins else "count")
         ax.legend(fontsize=7)
