@@ -1,6 +1,7 @@
 """The paper's Fig. 7 on 2 cores: uncertainty vs random selection, same seeds.
 
     python examples/active_learning/run_fig7.py --out fig7_work [--seeds 1 2] [--iterations N] [--tiny]
+    python examples/active_learning/run_fig7.py --out fig7_work --publish examples/active_learning/results
 
 1. data: ``initial.extxyz`` (30 frames of 64-molecule SPC/Fw water, hot and compressed:
    1.05-1.15 g/cm3, 600-800 K, unlike the target) and ``test.extxyz`` (24 frames of independent
@@ -137,7 +138,32 @@ def summary(out: Path, seed: int, bins: int = 3) -> list[str]:
                      + f" {np.mean(test['energy_error_per_atom']):10.4f}")
     ratio = [u / r for u, r in zip(results[ARMS[0]], results[ARMS[1]])]
     lines.append(f"{'uncertainty / random':>22} {'':>7}" + "".join(f" {v:7.3f}" for v in ratio))
+    for arm in runs:  # wall time: every stage of every iteration (provenance timings_s)
+        seconds = sum(sum((read_json(folder / "provenance.json", {}) or {}).get(
+            "timings_s", {}).values()) for folder in (out / f"{arm}_seed{seed}").glob("iter_*"))
+        lines.append(f"{arm} loop: {seconds / 60:.0f} min of stages (2 cores)")
     return lines
+
+
+def publish(out: Path, dest: Path, seeds: list[int]) -> None:
+    """Copy the results worth keeping (figure, tables, configs, every iteration's provenance
+    and test errors, the default's test errors) from ``out`` into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        lines = summary(out, seed)
+        (out / f"summary_seed{seed}.txt").write_text("\n".join(lines) + "\n")
+        for name in (f"learning_curve_seed{seed}.png", f"report_seed{seed}.txt",
+                     f"summary_seed{seed}.txt", "default_test_errors.json"):
+            shutil.copyfile(out / name, dest / name)
+        for arm in ARMS:
+            shutil.copyfile(out / f"{arm}_seed{seed}.toml", dest / f"{arm}_seed{seed}.toml")
+            for folder in sorted((out / f"{arm}_seed{seed}").glob("iter_[0-9][0-9][0-9]")):
+                for name in ("provenance.json", "test_errors.json"):
+                    if (folder / name).exists():
+                        target = dest / f"{arm}_seed{seed}" / folder.name / name
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(folder / name, target)
+    print(f"fig7: results copied to {dest}", flush=True)
 
 
 def main(argv=None) -> int:
@@ -147,8 +173,14 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=None,
                         help="iterations per loop (default: learn_water.toml's)")
     parser.add_argument("--tiny", action="store_true", help="the smallest smoke version")
+    parser.add_argument("--publish", type=Path, default=None, metavar="DEST",
+                        help="only copy the results so far into DEST (e.g. "
+                             "examples/active_learning/results)")
     args = parser.parse_args(argv)
     out = args.out.resolve()
+    if args.publish is not None:
+        publish(out, args.publish.resolve(), args.seeds)
+        return 0
     (out / "data").mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     make_data(out, args.tiny)
