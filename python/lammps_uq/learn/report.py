@@ -84,8 +84,9 @@ def plot(works: list[Path], runs: list[list[dict]], edges, path: Path) -> None:
     bins = len(edges) - 1 if edges is not None else 0
     panels = 3 + bins
     columns = min(3, panels)
-    rows = -(-panels // columns)
-    fig, grid = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
+    grid_rows = -(-panels // columns)
+    fig, grid = plt.subplots(grid_rows, columns, figsize=(4.6 * columns, 3.8 * grid_rows),
+                             squeeze=False)
     axes = grid.ravel()
     for spare in axes[panels:]:
         spare.set_visible(False)
