@@ -108,7 +108,7 @@ def test_timeout_is_a_recorded_failure(tmp_path, monkeypatch, capsys):
     assert main(["label", "cells", "-o", "out.extxyz", "--workers", "0", "--retries", "0",
                  "--calculator", "flakycalc:sleepy", "--timeout", "0.5"]) == 1
     reason = json.loads((tmp_path / "out.failed.json").read_text())["cell_0_1_00000"]["reason"]
-    assert reason == "LabelTimeout: timeout after 0.5 s"
+    assert reason == "LabelTimeout: timeout after 0.5 s (its process was killed)"
 
 
 DFT = """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 
 from .learn import add_learn
 from .workflow import add_workflow
@@ -209,12 +210,22 @@ def main(argv: list[str] | None = None) -> int:
 
     An InputError (raised where an option or file is checked) or an OSError (a file the OS
     refused) is the user's to fix; anything else is a lammps-uq bug, reported in one line too
-    with exit status 1.  ``-T/--traceback`` shows the full trace of either.
+    with exit status 1.  Ctrl-C or SIGTERM ends it with one line and 130 or 143 (each
+    subcommand keeps what it finished; a rerun does the rest).  ``-T/--traceback`` shows the
+    full trace of any of them.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        with terminate_as_interrupt():
+            return args.run(args)
+    except KeyboardInterrupt as exc:
+        if args.traceback:
+            raise
+        name = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+        print(one_line(args.command, f"interrupted ({name}); what was finished is kept: run the "
+                       "same command again to do the rest"), file=sys.stderr)
+        raise SystemExit(143 if isinstance(exc, Terminated) else 130) from None
     except (InputError, OSError) as exc:
         if args.traceback:
             raise
@@ -226,6 +237,30 @@ def main(argv: list[str] | None = None) -> int:
         print(one_line(args.command, f"internal error: {type(exc).__name__}: {first_line(exc)} "
                        "(run lammps-uq -T ... for the traceback)"), file=sys.stderr)
         raise SystemExit(1) from None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch system's or ``kill``'s), raised where Ctrl-C would be."""
+
+
+@contextmanager
+def terminate_as_interrupt():
+    """SIGTERM raises :class:`Terminated` in the main thread while the block runs."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    old = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":

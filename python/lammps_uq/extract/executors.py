@@ -43,9 +43,9 @@ class InlineExecutor(Executor):
         future.set_running_or_notify_cancel()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - the caller reads it from the future
+        except Exception as exc:  # noqa: BLE001 - the caller reads it from the future
             future.set_exception(exc)
-        return future
+        return future  # an interrupt (Ctrl-C, SIGTERM) is not the task's: it goes on up
 
 
 def load_parsl_config(path: str, what: str = "--parsl-config"):
@@ -108,8 +108,26 @@ def worker_threads(workers: int) -> int:
 
 
 def share_cores(threads: int) -> None:
-    """A local worker's initializer: OMP_NUM_THREADS before torch or xTB is imported."""
+    """A local worker's initializer: OMP_NUM_THREADS before torch or xTB is imported, and a
+    terminal's Ctrl-C left to the main process, which stops the run (a worker idling on its
+    queue would die of it with a traceback).  A handler, not SIG_IGN: the programs a worker
+    starts (mace training, a DFT code) still stop on Ctrl-C."""
+    import signal
+
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    signal.signal(signal.SIGINT, _ignore)
+
+
+def _ignore(signum, frame) -> None:
+    """SIGINT in a worker: nothing (see :func:`share_cores`)."""
+
+
+def capacity(executor: Executor) -> int | None:
+    """How many tasks ``executor`` runs at once (None: unknown, e.g. Parsl's own queue)."""
+    if isinstance(executor, InlineExecutor):
+        return 1
+    workers = getattr(executor, "_max_workers", None)
+    return workers if isinstance(workers, int) and workers > 0 else None
 
 
 @contextmanager

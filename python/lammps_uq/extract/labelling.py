@@ -1,34 +1,62 @@
 """``lammps-uq label``: reference energies, forces and stresses of carved cells.
 
-Each cell is one task on an executor (:mod:`lammps_uq.extract.executors`).  A labelled cell is
-appended to the output as one extxyz frame (one write, flush, fsync) with MACE's training keys
-``REF_energy``, ``REF_forces`` and, for periodic cells, ``REF_stress`` (Voigt, eV/Å³), and
-keeps its provenance (``parent_step``, ``centre_id``, ``centre_s_local``, ``committee``) plus
-``cell_id``, ``label_source`` and ``label_calculator``.  A failed cell (SCF not converged, a
-crash, a timeout) is tried again up to ``retries`` times and then recorded with its reason in
-``OUTPUT.failed.json``; it is never dropped silently.  A rerun labels only the cells whose
-``cell_id`` is not in the output yet (a torn last frame of a killed run is cut off first).
+Each cell is one task on an executor (:mod:`lammps_uq.extract.executors`), computed in a
+process of its own (:mod:`lammps_uq.extract.label_process`): a cell whose calculation crashes,
+hangs past ``timeout`` or returns non-finite or misshapen numbers fails alone, with its reason.
+A labelled cell is appended to the output as soon as it is done, as one extxyz frame (one
+write, flush, fsync) with MACE's training keys ``REF_energy``, ``REF_forces`` and, for periodic
+cells, ``REF_stress`` (Voigt, eV/Å³), and keeps its provenance (``parent_step``,
+``centre_id``, ``centre_s_local``, ``committee``) plus ``cell_id``, ``cell_digest`` (a hash
+of its structure), ``label_source`` and ``label_calculator``.  A failed cell is tried again up
+to ``retries`` times and then recorded with its reason in ``OUTPUT.failed.json``; it is never
+dropped silently.
+
+A rerun labels only the cells whose ``cell_id`` is not in the output yet (a torn last frame of
+a killed run is cut off first, and said so); a cell whose name is in the output with another
+structure is refused before any work.  Two runs on one output take turns (a lock on the output
+file).  An interrupted run (Ctrl-C, SIGTERM) kills the calculations still running, keeps every
+label finished and writes nothing half-done.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import threading
-from concurrent.futures import FIRST_COMPLETED, wait
+import sys
+from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import InputError
 
 
-class LabelTimeout(Exception):
-    """A label took longer than ``--timeout``."""
+def cell_digest(atoms) -> str:
+    """A hash of the structure (elements, positions to 1e-6 Å, cell, pbc)."""
+    digest = hashlib.sha256()
+    for part in (atoms.numbers.astype(np.int64), np.round(atoms.positions, 6) + 0.0,
+                 np.round(atoms.cell.array, 6) + 0.0, np.asarray(atoms.pbc, dtype=bool)):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def gather_cells(paths: list[str]) -> list[tuple[str, str, object]]:
-    """(cell_id, source file, Atoms) of every frame: folders give their ``cell_*.extxyz``."""
+    """(cell_id, source file, Atoms) of every distinct cell: folders give their
+    ``cell_*.extxyz``; the same cell given twice is kept once, and two different cells of one
+    name are told apart by their folder's name (``FOLDER/NAME``)."""
     from ..inputs import iter_frames
 
+    cells = []
+    for source in _cell_files(paths):
+        frames = list(iter_frames(source, "CELLS"))
+        for k, atoms in enumerate(frames):
+            name = source.stem if len(frames) == 1 else f"{source.stem}:{k}"
+            cells.append((name, str(source), atoms))
+    return _distinct(cells)
+
+
+def _cell_files(paths: list[str]) -> list[Path]:
     files = []
     for path in paths:
         if os.path.isdir(path):
@@ -39,49 +67,25 @@ def gather_cells(paths: list[str]) -> list[tuple[str, str, object]]:
             files += found
         else:
             files.append(Path(path))
-    cells = []
-    for source in files:
-        frames = list(iter_frames(source, "CELLS"))
-        for k, atoms in enumerate(frames):
-            name = source.stem if len(frames) == 1 else f"{source.stem}:{k}"
-            cells.append((name, str(source), atoms))
-    return cells
+    return files
 
 
-def _alarm(seconds: float | None):
-    """Raise LabelTimeout after ``seconds`` (main thread only; elsewhere no limit here)."""
-    import signal
-
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        return None
-
-    def ring(signum, frame):
-        raise LabelTimeout(f"timeout after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    return old
-
-
-def label_task(atoms, spec: str, config: dict, timeout: float | None, directory: str) -> dict:
-    """One reference calculation (a worker's task): energy, forces and stress if periodic."""
-    import signal
-
-    from .reference_calcs import make_calculator
-
-    atoms = atoms.copy()
-    atoms.calc = make_calculator(spec, config, directory)
-    old = _alarm(timeout)
-    try:
-        result = {"energy": float(atoms.get_potential_energy()),
-                  "forces": atoms.get_forces().copy()}
-        if atoms.pbc.all():
-            result["stress"] = atoms.get_stress(voigt=True).copy()
-    finally:
-        if old is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-    return result
+def _distinct(cells: list) -> list:
+    groups: dict[str, dict] = {}
+    for cell in cells:
+        groups.setdefault(cell[0], {}).setdefault(cell_digest(cell[2]), cell)
+    out, seen = [], {}
+    for name, by_digest in groups.items():
+        for cell_id, source, atoms in by_digest.values():
+            if len(by_digest) > 1:
+                cell_id = f"{Path(source).parent.name}/{name}"
+            if cell_id in seen:
+                raise InputError(f"CELLS: got two different cells named {cell_id!r} ({seen[cell_id]}"
+                                 f" and {source}); expected distinct cells to have distinct "
+                                 "names (rename one of the folders)")
+            seen[cell_id] = source
+            out.append((cell_id, source, atoms))
+    return out
 
 
 def labelled_frame(atoms, result: dict, cell_id: str, source: str, spec: str):
@@ -94,7 +98,8 @@ def labelled_frame(atoms, result: dict, cell_id: str, source: str, spec: str):
     frame.arrays["REF_forces"] = result["forces"]
     if "stress" in result:
         frame.info["REF_stress"] = result["stress"]
-    frame.info.update(cell_id=cell_id, label_source=source, label_calculator=spec)
+    frame.info.update(cell_id=cell_id, cell_digest=cell_digest(atoms), label_source=source,
+                      label_calculator=spec)
     return frame
 
 
@@ -111,15 +116,36 @@ def append_frame(path: Path, frame) -> None:
         os.fsync(fh.fileno())
 
 
-def labelled_ids(path: Path) -> set[str]:
-    """``cell_id`` of every whole frame of an existing output (a torn tail is cut off)."""
+def labelled_ids(path: Path) -> dict[str, str | None]:
+    """{cell_id: cell_digest (None in files of before the digest)} of every whole frame of an
+    existing output (a torn tail is cut off)."""
     from .follow import FrameFollower, cut_torn_tail
 
     if not path.exists():
-        return set()
+        return {}
     cut_torn_tail(path)
-    return {str(atoms.info.get("cell_id")) for _, atoms in FrameFollower(path, "--output")
-            .new_frames()}
+    return {str(atoms.info.get("cell_id")): atoms.info.get("cell_digest")
+            for _, atoms in FrameFollower(path, "--output").new_frames()}
+
+
+@contextmanager
+def locked(output: Path):
+    """Hold a lock on ``output`` (made if missing): a second run on it waits for the first."""
+    import fcntl
+
+    try:
+        handle = open(output, "a", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--output: got {str(output)!r}, which cannot be written "
+                         f"({exc.strerror}); expected a writable extxyz file") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"lammps-uq label: another label run writes {output}; waiting for it",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 class FailureLog:
@@ -127,7 +153,17 @@ class FailureLog:
 
     def __init__(self, output: Path):
         self.path = output.with_name(output.stem + ".failed.json")
-        self.entries = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.entries = {}
+        if self.path.exists():
+            try:
+                self.entries = json.loads(self.path.read_text())
+            except ValueError as exc:
+                raise InputError(f"--output: {str(self.path)!r} is not valid JSON ({exc}); "
+                                 "expected the failure records of lammps-uq label (delete the "
+                                 "file to start them afresh)") from exc
+            if not isinstance(self.entries, dict):
+                raise InputError(f"--output: {str(self.path)!r} holds no table; expected the "
+                                 "failure records of lammps-uq label (delete the file)")
 
     def record(self, cell_id: str, source: str, attempts: int, reason: str) -> None:
         self.entries[cell_id] = {"source": source, "attempts": attempts, "reason": reason}
@@ -144,50 +180,33 @@ class FailureLog:
         write_atomic(self.path, lambda p: Path(p).write_text(text))
 
 
+def to_label(cells, have: dict, output: Path) -> dict:
+    """{cell_id: cell} of the cells not in the output yet; a name labelled there with another
+    structure is refused."""
+    todo = {}
+    for cell in cells:
+        cell_id, source, atoms = cell
+        if cell_id not in have:
+            todo[cell_id] = cell
+        elif have[cell_id] not in (None, cell_digest(atoms)):
+            raise InputError(f"--output: {str(output)!r} holds a cell {cell_id!r} labelled from "
+                             f"another structure than {source}; expected the same cells again "
+                             "(a rerun), or a new output file")
+    return todo
+
+
 def label_cells(cells, output: Path, spec: str, config: dict, executor, *, retries: int = 1,
                 timeout: float | None = None, progress=None) -> tuple[int, int, int]:
     """Label the cells not in ``output`` yet; returns (labelled, already there, failed)."""
     from .executors import Progress
+    from .label_queue import LabelQueue
 
-    progress = progress or Progress("lammps-uq label")
-    have = labelled_ids(output)
-    todo = {c[0]: c for c in cells if c[0] not in have}
-    failures, attempts, futures = FailureLog(output), {}, {}
-    workdir = Path(f"{output}.work").resolve()
-
-    def submit(cell_id):
-        attempts[cell_id] = attempts.get(cell_id, 0) + 1
-        _, source, atoms = todo[cell_id]
-        futures[executor.submit(label_task, atoms, spec, config, timeout,
-                                str(workdir / cell_id))] = cell_id
-
-    for cell_id in todo:
-        submit(cell_id)
-    labelled = failed = 0
-    while futures:
-        finished, _ = wait(list(futures), timeout=progress.every, return_when=FIRST_COMPLETED)
-        for future in [f for f in futures if f in finished]:  # in submission order
-            cell_id = futures.pop(future)
-            _, source, atoms = todo[cell_id]
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001 - any failure of one cell is recorded
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-                if attempts[cell_id] <= retries:
-                    submit(cell_id)
-                    continue
-                failures.record(cell_id, source, attempts[cell_id], reason)
-                failed += 1
-                progress.failed += 1
-                continue
-            append_frame(output, labelled_frame(atoms, result, cell_id, source, spec))
-            failures.resolve(cell_id)
-            labelled += 1
-            progress.done += 1
-        progress.update(futures)
-        progress.show()
-    progress.show(force=True)
-    return labelled, len(cells) - len(todo), failed
+    with locked(output):
+        todo = to_label(cells, labelled_ids(output), output)
+        queue = LabelQueue(todo, output, spec, config, executor, retries, timeout,
+                           progress or Progress("lammps-uq label"))
+        queue.run()
+    return queue.labelled, len(cells) - len(todo), queue.failed
 
 
 def write_all_inputs(cells, output: Path, spec: str, config: dict) -> int:
@@ -196,24 +215,41 @@ def write_all_inputs(cells, output: Path, spec: str, config: dict) -> int:
 
     root = Path(f"{output}.inputs")
     for cell_id, _, atoms in cells:
-        write_inputs(spec, config, atoms, str(root / cell_id.replace(":", "_")))
+        write_inputs(spec, config, atoms, str(root / folder_name(cell_id)))
     return len(cells)
+
+
+def folder_name(cell_id: str) -> str:
+    """The cell's working folder name (``FOLDER/NAME:K`` ids hold a slash and a colon)."""
+    return cell_id.replace("/", "__").replace(":", "_")
+
+
+def check_output(path: str) -> Path:
+    """``--output``: a file (not a folder) in a folder that can be made and written."""
+    from ..inputs import output_dir
+
+    output = Path(path)
+    if output.is_dir():
+        raise InputError(f"--output: got {path!r} (a folder); expected the extxyz file the "
+                         "labels are appended to, e.g. DIR/labelled.extxyz")
+    output_dir(output.parent if str(output.parent) else ".", "--output")
+    return output
 
 
 def run(args) -> int:
     """``lammps-uq label CELLS -o OUT --calculator SPEC [...]``."""
+    import math
+
     from .executors import running
-    from ..inputs import output_dir
     from .reference_calcs import check_spec, load_config
 
     config = load_config(args.calculator_config)
     check_spec(args.calculator, config)
     if args.retries < 0:
         raise InputError(f"--retries: got {args.retries}; expected an integer >= 0")
-    if args.timeout is not None and not args.timeout > 0:
+    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise InputError(f"--timeout: got {args.timeout}; expected seconds > 0")
-    output = Path(args.output)
-    output_dir(output.parent if str(output.parent) else ".", "--output")
+    output = check_output(args.output)
     cells = gather_cells(args.cells)
     if args.inputs_only:
         count = write_all_inputs(cells, output, args.calculator, config)
