@@ -116,8 +116,8 @@ def checked(result: dict, natoms: int, periodic: bool) -> dict:
     energy = np.asarray(result.get("energy"), dtype=float)
     forces = np.asarray(result.get("forces"), dtype=float)
     if energy.shape != () or not np.isfinite(energy):
-        raise LabelFailed(f"the calculator returned energy {result.get('energy')!r}; "
-                          "expected one finite number")
+        shown = repr(energy.item()) if energy.size == 1 else f"of shape {energy.shape}"
+        raise LabelFailed(f"the calculator returned energy {shown}; expected one finite number")
     if forces.shape != (natoms, 3):
         raise LabelFailed(f"the calculator returned forces of shape {forces.shape}; expected "
                           f"({natoms}, 3)")
