@@ -45,20 +45,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(works, args) -> int:
+    from ..errors import InputError
+    from ..inputs import output_file
+    from ..learn.report import check_work, report
+
+    for work in works:
+        check_work(work)
+    output = output_file(args.output, "-o/--output") if args.output else None
+    bins = args.bins if args.bins is not None else _config_bins(works[0] / "config.toml")
+    if not isinstance(bins, int) or bins < 1:
+        raise InputError(f"--bins: got {bins!r}; expected an integer >= 1")
+    for line in report(works, output, bins):
+        print(line)
+    return 0
+
+
+def _config_bins(config) -> int:
+    """report.energy_bins of the loop's config.toml (3 without one)."""
     import tomllib
 
     from ..errors import InputError
-    from ..learn.report import report
 
-    bins = args.bins
-    if bins is None:
-        config = works[0] / "config.toml"
-        table = tomllib.loads(config.read_text()) if config.exists() else {}
-        bins = table.get("report", {}).get("energy_bins", 3)
-    if not isinstance(bins, int) or bins < 1:
-        raise InputError(f"--bins: got {bins!r}; expected an integer >= 1")
-    from pathlib import Path
-
-    for line in report(works, Path(args.output) if args.output else None, bins):
-        print(line)
-    return 0
+    if not config.exists():
+        return 3
+    try:
+        table = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # TOMLDecodeError, UnicodeDecodeError: ValueErrors
+        raise InputError(f"DIR: {str(config)!r} is not readable TOML ({exc}); expected the "
+                         "settings the loop copied there: restore it, or give --bins N") from exc
+    return table.get("report", {}).get("energy_bins", 3)

@@ -12,6 +12,9 @@ in which
 It is started as ``mpirun -np R lmp -in TEMPLATE -var steps S -var committee "FILES"
 -var iteration K`` (and ``explore.variables``) in a fresh process (never a fork of this one);
 a template may use ``${iteration}``, e.g. to seed its velocities differently in every iteration.
+The words the loop reads from the fix line (ID, N, elements, the region file) may be variables
+too: of those -var (which win) or of the template's own one-value ``variable NAME index|equal|
+string VALUE`` lines; other variables are left to LAMMPS.
 """
 
 from __future__ import annotations
@@ -83,28 +86,85 @@ def _strip_comment(line: str) -> str:
     return line
 
 
-def parse_fix(path: Path, text: str) -> tuple[int, FixLine]:
-    """(index among logical lines, FixLine) of the template's fix uq line."""
-    found = [(k, cmd.split()) for k, (_, cmd) in enumerate(logical_lines(text))
+VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w)")  # LAMMPS's ${name} and $x ($(...) is not read)
+VARIABLES = ("expected a value, or a variable of explore.variables (-var) or of one "
+             "'variable NAME index|equal|string VALUE' line of the template before the fix")
+
+
+def run_variables(steps: int, iteration: int, extra: dict) -> dict[str, str]:
+    """The ``-var NAME VALUE`` of a run but ``committee``.  LAMMPS keeps the first index
+    variable of a name: the loop's steps wins over explore.variables, which win over iteration."""
+    values = {"steps": str(steps)}
+    for name, value in {"iteration": iteration, **extra}.items():
+        if str(name) != "committee":
+            values.setdefault(str(name), str(value).lower() if isinstance(value, bool)
+                              else str(value))
+    return values
+
+
+def template_variables(lines: list, before: int) -> dict[str, str | None]:
+    """NAME -> VALUE of the template's variable commands before line ``before`` (None: not
+    one literal value of style index, equal or string; the loop cannot read it)."""
+    found: dict[str, str | None] = {}
+    for _, command in lines[:before]:
+        words = command.split()
+        if len(words) < 3 or words[0] != "variable":
+            continue
+        literal = len(words) == 4 and words[2] in ("index", "equal", "string") and not \
+            re.search(r"\$|v_", words[3])
+        if words[2] == "index" and words[1] in found:
+            continue  # an index variable is not redefined
+        found[words[1]] = words[3].strip("'\"") if literal else None
+    return found
+
+
+def substitute(text: str, values: dict) -> str:
+    """``text`` with the variables of ``values`` replaced (the others left as they are)."""
+    def one(match):
+        value = values.get(match.group(1) or match.group(2))
+        return match.group(0) if value is None else value
+    return VARIABLE.sub(one, text)
+
+
+def _readable(path: Path, word: str, role: str) -> str:
+    if "$" in word:
+        raise InputError(f"explore.templates: got {str(path)!r}, whose fix uq line has "
+                         f"{word!r} as {role}, which the loop cannot resolve; {VARIABLES}")
+    return word
+
+
+def parse_fix(path: Path, text: str, variables: dict | None = None) -> tuple[int, FixLine]:
+    """(index among logical lines, FixLine) of the template's fix uq line; its variables
+    resolved from ``variables`` (the run's -var, which win) or the template's own."""
+    lines = logical_lines(text)
+    found = [(k, cmd.split()) for k, (_, cmd) in enumerate(lines)
              if len(cmd.split()) > 3 and cmd.split()[0] == "fix" and cmd.split()[3] == "uq"]
     if len(found) != 1:
         what = "no fix uq line" if not found else f"{len(found)} fix uq lines"
         raise InputError(f"explore.templates: got {str(path)!r}, which has {what}; {EXPECTED}")
-    index, words = found[0]
-    if not any("${committee}" in w or w == "$committee" for w in words):
+    index, raw = found[0]
+    if not any("${committee}" in w or w == "$committee" for w in raw):
         raise InputError(f"explore.templates: got {str(path)!r}, whose fix uq line does not use "
                          f"${{committee}} (the loop's current committee); {EXPECTED}")
+    values = {**template_variables(lines, index), **(variables or {})}
+    words = substitute(" ".join(raw), values).split()
     for key in ("file", "elements"):
-        if key not in words:
+        if key not in words[:-1]:
             raise InputError(f"explore.templates: got {str(path)!r}, whose fix uq line has no "
-                             f"'{key}' keyword; {EXPECTED}")
+                             f"'{key}' keyword with a value; {EXPECTED}")
+    every = _readable(path, words[4], "N (the check period)")
+    if not every.isdigit() or int(every) < 1:
+        raise InputError(f"explore.templates: got {str(path)!r}, whose fix uq line has N = "
+                         f"{every!r}; expected a positive integer")
     start = words.index("elements") + 1
     elements = []
     while start < len(words) and re.fullmatch(r"[A-Z][a-z]?", words[start]):
         elements.append(words[start])
         start += 1
-    return index, FixLine(words[1], int(words[4]), elements,
-                          words[words.index("file") + 1])
+    if start < len(words):
+        _readable(path, words[start], "an element")
+    return index, FixLine(_readable(path, words[1], "ID"), int(every), elements,
+                          _readable(path, words[words.index("file") + 1], "the file REGIONS"))
 
 
 def without_carve(words: list[str]) -> list[str]:
@@ -118,10 +178,12 @@ def without_carve(words: list[str]) -> list[str]:
     return words[:start] + words[end:]
 
 
-def prepared_input(path: Path, random_pool: bool) -> tuple[str, FixLine]:
-    """The template as the loop runs it (module docstring) and its fix line."""
+def prepared_input(path: Path, random_pool: bool,
+                   variables: dict | None = None) -> tuple[str, FixLine]:
+    """The template as the loop runs it (module docstring) and its fix line (``variables``:
+    the run's -var, see :func:`parse_fix`)."""
     text = path.read_text()
-    index, fix = parse_fix(path, text)
+    index, fix = parse_fix(path, text, variables)
     lines = logical_lines(text)
     out, inserted = [f"# {path}, as run by lammps-uq learn (lammps_uq.learn.explore)"], False
     for k, (_, command) in enumerate(lines):
@@ -156,13 +218,13 @@ def launcher(ranks: int) -> list[str]:
     return [lmp] if ranks == 1 else [mpirun, "-np", str(ranks), lmp]
 
 
-def run_lammps(folder: Path, committee: list[str], steps: int, ranks: int, threads: int,
-               variables: dict, say) -> float:
-    """Run ``in.learn`` in ``folder``; returns the wall time.  A failed run raises with its tail."""
-    command = launcher(ranks) + ["-in", "in.learn", "-var", "steps", str(steps),
-                                 "-var", "committee", " ".join(committee)]
+def run_lammps(folder: Path, committee: list[str], variables: dict[str, str], ranks: int,
+               threads: int, say) -> float:
+    """Run ``in.learn`` in ``folder`` with ``-var committee FILES`` and ``variables``
+    (:func:`run_variables`); returns the wall time.  A failed run raises with its tail."""
+    command = launcher(ranks) + ["-in", "in.learn", "-var", "committee", " ".join(committee)]
     for name, value in variables.items():
-        command += ["-var", str(name), str(value).lower() if isinstance(value, bool) else str(value)]
+        command += ["-var", name, value]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads),
            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     shown = [w if w not in committee[:1] else "FILES" for w in command]

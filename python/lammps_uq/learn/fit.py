@@ -85,11 +85,8 @@ def check_enough_frames(n: int, hyper: dict) -> None:
                          "frames to initial_data or set a smaller train.mace.batch_size")
 
 
-def adopt_committee(pattern: str, folder: Path) -> list[Path]:
-    """Copy the initial_committee's models (and calibration.json) into ``folder/committee``."""
-    from ..committee.evaluators.mace_committee import expand_model_paths
-
-    sources = expand_model_paths(pattern.split(), "CONFIG: initial_committee")
+def adopt_committee(sources: list[str], folder: Path) -> list[Path]:
+    """Copy the initial_committee's models (checked paths) into ``folder/committee``."""
     out = folder / "committee"
     out.mkdir(parents=True, exist_ok=True)
     targets = []
@@ -122,9 +119,14 @@ def calibrate(cfg, work: Path, iteration: int, paths: list[Path]) -> dict:
 
 
 def test_errors(test_frames, paths: list[Path], out: Path) -> dict:
-    """Per-frame errors of the committee mean on the test set (written to ``out``)."""
+    """Per-frame errors of the committee mean on the test set, written to ``out`` (through
+    a rename, once every frame is done: never an empty or partial file)."""
     from ..committee.calculator import CommitteeCalculator
 
+    if not test_frames:
+        from ..errors import InputError
+
+        raise InputError(f"test_data: got no frame (for {out}); expected labelled frames")
     calculator = CommitteeCalculator([str(p) for p in paths])
     rows = {"ref_energy_per_atom": [], "force_mae": [], "energy_error_per_atom": [],
             "natoms": []}
@@ -138,4 +140,4 @@ def test_errors(test_frames, paths: list[Path], out: Path) -> dict:
         rows["ref_energy_per_atom"].append(float(atoms.info["REF_energy"]) / n)
         rows["natoms"].append(n)
     write_json(out, rows)
-    return {"test_force_mae": float(np.mean(rows["force_mae"])) if test_frames else None}
+    return {"test_force_mae": float(np.mean(rows["force_mae"]))}

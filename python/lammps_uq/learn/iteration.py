@@ -20,7 +20,11 @@ from .state import LearnStopped, read_frames, read_json, write_frames, write_jso
 
 
 def check_templates(cfg) -> None:
-    """Every template readable, with a usable fix uq line, and its files there (before step 0)."""
+    """Every template readable, with a usable fix uq line (its variables resolved as in
+    iteration 1's run), and its files there (before step 0)."""
+    from .explore import run_variables
+
+    variables = run_variables(cfg["explore.steps"], 1, cfg["explore.variables"])
     for name in cfg["explore.templates"]:
         template, extra = template_files(name, cfg.folder, cfg["explore.files"])
         for path in [template, *extra]:
@@ -28,12 +32,15 @@ def check_templates(cfg) -> None:
                 raise InputError(f"CONFIG: explore: got {str(path)!r} (no such file); expected "
                                  "a LAMMPS template (explore.templates) or a file it reads "
                                  "(explore.files)")
-        prepared_input(template, cfg["selection"] == "random")
+        prepared_input(template, cfg["selection"] == "random", variables)
 
 
 def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
     """Run every template once with ``committee``; the runs' records (``.done``)."""
+    from .explore import run_variables
+
     records = []
+    variables = run_variables(cfg["explore.steps"], int(folder.name[5:]), cfg["explore.variables"])
     for j, name in enumerate(cfg["explore.templates"]):
         run = folder / "explore" / f"run_{j}"
         done = read_json(run / ".done")
@@ -41,16 +48,14 @@ def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
             shutil.rmtree(run, ignore_errors=True)  # a run killed half-way starts again
             run.mkdir(parents=True)
             template, extra = template_files(name, cfg.folder, cfg["explore.files"])
-            text, fix = prepared_input(template, cfg["selection"] == "random")
+            text, fix = prepared_input(template, cfg["selection"] == "random", variables)
             (run / "in.learn").write_text(text)
             for path in extra:
                 shutil.copyfile(path, run / path.name)
             say(f"explore: run {j} ({name}, {cfg['explore.steps']} steps, "
                 f"{cfg['explore.ranks']} ranks)")
-            seconds = run_lammps(run, [str(p) for p in committee], cfg["explore.steps"],
-                                 cfg["explore.ranks"], cfg["explore.threads"],
-                                 {"iteration": int(folder.name[5:]), **cfg["explore.variables"]},
-                                 say)
+            seconds = run_lammps(run, [str(p) for p in committee], variables,
+                                 cfg["explore.ranks"], cfg["explore.threads"], say)
             regions = read_frames(run / fix.regions)
             done = {"template": str(template), "seconds": round(seconds, 3),
                     "centres": len(regions), "max_s_local": max_s_local(run),

@@ -80,8 +80,8 @@ def committee_stages(cfg, work: Path, k: int, previous, executor, say, prov) -> 
     n_train = write_training_set(work, folder, k)
     start = time.monotonic()
     if k == 0 and cfg["initial_committee"]:
-        patterns = " ".join(str(cfg.folder / p) for p in cfg["initial_committee"].split())
-        paths, info = adopt_committee(patterns, folder), {"adopted": cfg["initial_committee"]}
+        paths = adopt_committee(initial_committee(cfg), folder)
+        info = {"adopted": cfg["initial_committee"]}
     else:
         say(f"train: {n_train} training frames")
         paths, info = train_committee(cfg, folder, k, previous, executor, say)
@@ -92,49 +92,81 @@ def committee_stages(cfg, work: Path, k: int, previous, executor, say, prov) -> 
         say("calibrate: alpha on the held-out frames")
         prov.set(calibration=calibrate(cfg, work, k, paths))
         prov.stage("calibrate", time.monotonic() - start)
-    test = cfg.path("test_data")
-    if test is not None and not (folder / "test_errors.json").exists():
+    if cfg["test_data"] and not (folder / "test_errors.json").exists():
         start = time.monotonic()
-        result = test_errors(read_frames(test), paths, folder / "test_errors.json")
+        result = test_errors(labelled_frames(cfg, "test_data"), paths, folder / "test_errors.json")
         say(f"test: force MAE {result['test_force_mae']:.4f} eV/Å")
         prov.stage("test", time.monotonic() - start, **result)
     return paths
 
 
-def iteration_zero(cfg, work: Path, executor, say) -> list[Path]:
-    from ..inputs import read_frames as read_input
-
+def iteration_zero(cfg, work: Path, executor, say, initial: list | None) -> list[Path]:
+    """Split initial_data (``initial``: its frames, if read already) and train or adopt."""
     folder = iteration_dir(work, 0)
     folder.mkdir(parents=True, exist_ok=True)
     prov = Provenance(folder, iteration=0, selection=cfg["selection"], versions=versions())
     if not (folder / "split.json").exists():
-        initial = read_input(cfg.path("initial_data"), "CONFIG: initial_data")
-        for k, atoms in enumerate(initial):
-            if "REF_forces" not in atoms.arrays or "REF_energy" not in atoms.info:
-                from ..errors import InputError
-
-                raise InputError(f"CONFIG: initial_data: frame {k} of {cfg['initial_data']!r} "
-                                 "has no REF_energy/REF_forces; expected labelled frames")
-        write_split(folder, initial, cfg, 0)
+        write_split(folder, labelled_frames(cfg, "initial_data") if initial is None else initial,
+                    cfg, 0)
     return committee_stages(cfg, work, 0, None, executor, say, prov)
 
 
-def run_loop(cfg) -> dict:
-    """Run (or continue) the loop of ``cfg``; returns {'iterations', 'stopped'}."""
-    from ..extract.executors import running
+def labelled_frames(cfg, key: str) -> list:
+    """The frames of ``initial_data`` or ``test_data``, every one labelled."""
+    from ..errors import InputError
+    from ..inputs import read_frames as read_input
+
+    frames = read_input(cfg.path(key), f"CONFIG: {key}")
+    for k, atoms in enumerate(frames):
+        if "REF_forces" not in atoms.arrays or "REF_energy" not in atoms.info:
+            raise InputError(f"CONFIG: {key}: frame {k} of {cfg[key]!r} has no "
+                             "REF_energy/REF_forces; expected labelled frames")
+    return frames
+
+
+def initial_committee(cfg) -> list[str]:
+    """The model files of ``initial_committee`` (globs relative to the config's folder)."""
+    from ..committee.evaluators.mace_committee import expand_model_paths
+
+    return expand_model_paths([str(cfg.folder / p) for p in cfg["initial_committee"].split()],
+                              "CONFIG: initial_committee")
+
+
+def check_inputs(cfg, work: Path) -> list | None:
+    """Everything the loop reads from outside work_dir, checked before anything is written
+    there (a start refused for a typo leaves work_dir as it was); the initial_data frames
+    (None when iteration 0 has split them already: a resumed loop does not read them)."""
+    from ..extract.executors import load_parsl_config
     from ..extract.reference_calcs import check_spec, load_config
     from .iteration import check_templates
 
     check_templates(cfg)
     check_spec(cfg["label.calculator"],
                load_config(str(cfg.path("label.calculator_config") or "") or None))
+    if cfg["executor.parsl_config"]:
+        load_parsl_config(str(cfg.path("executor.parsl_config")), "CONFIG: executor.parsl_config")
+    if cfg["initial_committee"]:
+        initial_committee(cfg)
+    if cfg["test_data"]:
+        labelled_frames(cfg, "test_data")
+    if (iteration_dir(work, 0) / "split.json").exists():
+        return None
+    return labelled_frames(cfg, "initial_data")
+
+
+def run_loop(cfg) -> dict:
+    """Run (or continue) the loop of ``cfg``; returns {'iterations', 'stopped'}."""
+    from ..extract.executors import running
+
     work = cfg.path("work_dir")
+    initial = check_inputs(cfg, work)
     start_work(work, cfg)
     (work / "STOPPED").unlink(missing_ok=True)
     say = Say(cfg["iterations"])
-    with running(cfg["executor.workers"], cfg["executor.parsl_config"] or None) as executor:
+    parsl = cfg.path("executor.parsl_config")
+    with running(cfg["executor.workers"], str(parsl) if parsl else None) as executor:
         try:
-            iterate(cfg, work, executor, say)
+            iterate(cfg, work, executor, say, initial)
         except (LearnStopped, CalculationFailed) as stop:
             # LearnStopped: nothing to continue with; CalculationFailed (LAMMPS, mace): a
             # restart tries the stage again.  Either way every file so far is kept.
@@ -145,10 +177,10 @@ def run_loop(cfg) -> dict:
     return {"iterations": cfg["iterations"], "stopped": None}
 
 
-def iterate(cfg, work: Path, executor, say) -> None:
+def iterate(cfg, work: Path, executor, say, initial: list | None) -> None:
     from .iteration import explore_and_label
 
-    committee = iteration_zero(cfg, work, executor, say)
+    committee = iteration_zero(cfg, work, executor, say, initial)
     for k in range(1, cfg["iterations"] + 1):
         say.iteration = k
         folder = iteration_dir(work, k)

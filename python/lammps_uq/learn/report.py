@@ -18,11 +18,19 @@ from ..errors import InputError
 from .state import read_json
 
 
+def check_work(work: Path) -> None:
+    """Refuse a DIR that is not the work_dir of a loop (or whose config.json is broken)."""
+    problem = ("no such folder" if not work.exists() else "not a folder" if not work.is_dir()
+               else None if (work / "config.json").is_file() else "no config.json in it")
+    if problem:
+        raise InputError(f"DIR: got {str(work)!r} ({problem}); expected the work_dir of "
+                         "lammps-uq learn (it holds config.json and iter_000/)")
+    read_json(work / "config.json")
+
+
 def iterations_of(work: Path) -> list[dict]:
     """One row per iteration folder: provenance counts and, if tested, per-frame errors."""
-    if not (work / "config.json").exists():
-        raise InputError(f"DIR: got {str(work)!r}; expected the work_dir of lammps-uq learn "
-                         "(it holds config.json and iter_000/)")
+    check_work(work)
     rows = []
     for folder in sorted(work.glob("iter_[0-9][0-9][0-9]")):
         prov = read_json(folder / "provenance.json", {})
@@ -31,9 +39,14 @@ def iterations_of(work: Path) -> list[dict]:
                      "centres": counts.get("centres"), "cells": counts.get("labelled"),
                      "train_frames": counts.get("train_frames"),
                      "max_s_local": counts.get("max_s_local"),
-                     "test": read_json(folder / "test_errors.json"),
+                     "test": tested(read_json(folder / "test_errors.json")),
                      "alpha": (prov.get("calibration") or {}).get("alpha_structure")})
     return rows
+
+
+def tested(errors: dict | None) -> dict | None:
+    """test_errors.json, if it holds a frame (an older loop left an empty one on a failure)."""
+    return errors if errors and errors.get("force_mae") else None
 
 
 def energy_edges(runs: list[list[dict]], bins: int) -> np.ndarray | None:

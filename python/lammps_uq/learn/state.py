@@ -40,8 +40,32 @@ def _plain(value):
     return str(value)
 
 
+# what to do about a state file that cannot be read, by its name (the rest: a stage's output)
+ADVICE = {
+    "config.json": "if CONFIG's settings are those of config.toml next to it, delete it (the "
+                   "loop writes it again); otherwise use a new work_dir",
+    "provenance.json": "delete it (a record only: the loop writes it again, without the "
+                       "timings and counts of the stages already done), or use a new work_dir",
+    "STOPPED": "delete it (the reason the loop stopped last time)",
+}
+
+
 def read_json(path: Path, default=None):
-    return json.loads(path.read_text()) if path.exists() else default
+    """A state file (a JSON table) of the loop, or ``default`` when it is not there; a file
+    that is not one (truncated, say, by a full disk) is refused in one line saying what to do."""
+    if not path.exists():
+        return default
+    try:
+        data = json.loads(path.read_text())
+        problem = None if isinstance(data, dict) else f"holds a {type(data).__name__}, not a table"
+    except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
+        problem = f"is not valid JSON ({exc})" if isinstance(exc, ValueError) else \
+            f"is unreadable ({exc.strerror or exc})"
+    if problem:
+        advice = ADVICE.get(path.name, "delete the file to redo that stage, or use a new work_dir")
+        raise InputError(f"work_dir: {str(path)!r} {problem}; expected the state lammps-uq "
+                         f"learn writes: {advice}")
+    return data
 
 
 def write_frames(path: Path, frames) -> None:
@@ -64,10 +88,12 @@ def iteration_dir(work: Path, k: int) -> Path:
 
 def start_work(work: Path, config) -> None:
     """Make WORK; a loop started again must keep its settings (``iterations`` may grow)."""
-    work.mkdir(parents=True, exist_ok=True)
+    from ..inputs import output_dir
+
+    output_dir(work, "CONFIG: work_dir")
     mark = work / "config.json"
     old = read_json(mark)
-    if old and old["fingerprint"] != config.fingerprint():
+    if old and old.get("fingerprint") != config.fingerprint():
         raise InputError(f"CONFIG: work_dir {str(work)!r} holds a loop started with other "
                          f"settings (see {work / 'config.toml'}); expected the same settings "
                          "(only iterations may change), or a new work_dir")
