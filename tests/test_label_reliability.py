@@ -163,14 +163,17 @@ def test_two_runs_on_one_output_label_each_cell_once(cells):
 @pytest.mark.parametrize("workers", ["0", "2"])
 @pytest.mark.parametrize("mode,how", [("exit", "exit status 7"),
                                       ("segfault", "killed by SIGSEGV")])
-def test_a_cell_that_kills_its_process_fails_alone(mode, how, workers, cells, capsys):
-    """Item 6: c0886dd ended in BrokenProcessPool, recorded nothing and died on every rerun."""
-    assert main(label(calculator=f"mockcalc:{mode}", workers=workers)) == 1
-    assert "2 cells labelled, 0 already there, 1 failed" in capsys.readouterr().out
+def test_a_cell_that_kills_its_process_fails_alone(mode, how, workers, cells):
+    """Item 6: c0886dd ended in BrokenProcessPool (or, with --workers 0, died itself),
+    recorded nothing and died on every rerun."""
+    run = start(label(calculator=f"mockcalc:{mode}", workers=workers), cells)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 1 and "2 cells labelled, 0 already there, 1 failed" in out, err
     reason = failures()["cell_10_2_00001"]["reason"]
     assert reason.startswith(f"the label process died ({how})"), reason
-    assert main(label(calculator="mockcalc:good", workers=workers)) == 0  # a rerun: that one
-    assert "1 cells labelled, 2 already there, 0 failed" in capsys.readouterr().out
+    rerun = start(label(calculator="mockcalc:good", workers=workers), cells)  # that one only
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0 and "1 cells labelled, 2 already there, 0 failed" in out, err
     assert failures() == {}
 
 
