@@ -136,3 +136,20 @@ def thermo_table(output: str, first: tuple = ("Step", "PotEng")) -> np.ndarray:
             break
         rows.append([float(v) for v in words])
     return np.array(rows)
+
+
+def refused(capsys, command: str, argv: list[str]) -> str:
+    """The one stderr line of a refused ``lammps-uq`` call (checked: exit 2, no trace)."""
+    import pytest
+
+    from lammps_uq.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"lammps-uq {command}: "), err
+    return lines[0]
+

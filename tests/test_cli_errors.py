@@ -15,17 +15,7 @@ from lammps_uq import testing
 from lammps_uq.cli import main
 from lammps_uq.errors import InputError
 
-
-def refused(capsys, command: str, argv: list[str]) -> str:
-    """The one stderr line of a refused ``lammps-uq`` call (checked: exit != 0, no trace)."""
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    assert info.value.code not in (0, None)
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "internal error" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"lammps-uq {command}: "), err
-    return lines[0]
+from helpers import refused
 
 
 @pytest.fixture(scope="module")

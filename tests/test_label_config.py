@@ -14,6 +14,8 @@ from lammps_uq import testing
 from lammps_uq.cli import main
 from lammps_uq.extract.reference_calcs import check_spec
 
+import helpers
+
 ESPRESSO = """
 [espresso]
 command = "pw.x"
@@ -65,16 +67,11 @@ def here(tmp_path, monkeypatch):
 
 def refused(capsys, folder, argv: list[str]) -> str:
     """The one stderr line of a refused ``lammps-uq label`` (exit 2, nothing written)."""
-    with pytest.raises(SystemExit) as info:
-        main(["label", "cells", "-o", "out.extxyz", "--workers", "0"] + argv)
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "internal error" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lammps-uq label: "), err
+    line = helpers.refused(capsys, "label",
+                           ["label", "cells", "-o", "out.extxyz", "--workers", "0"] + argv)
     for name in ("out.extxyz", "out.extxyz.work", "out.extxyz.inputs", "out.failed.json"):
         assert not (folder / name).exists(), name
-    return lines[0].removeprefix("lammps-uq label: ")
+    return line.removeprefix("lammps-uq label: ")
 
 
 ESPRESSO_KEYS = "expected keys command, pseudo_dir, pseudopotentials, kpts, parameters"

@@ -18,6 +18,8 @@ import pytest
 from lammps_uq import testing
 from lammps_uq.cli import main
 
+from helpers import refused
+
 MOCK = '''
 import os, signal, time
 import numpy as np
@@ -217,25 +219,16 @@ def test_interrupt_keeps_every_finished_label(sig, code, name, cells):
     assert len(frames()) == 3
 
 
-def refused(capsys, argv) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "internal error" not in err, err
-    return err
-
-
 def test_unwritable_output_is_refused_before_any_label(cells, capsys):
     """Items 8 and 14: c0886dd computed every label before finding the output unwritable, and
     said '[Errno 21] Is a directory' for -o DIR."""
     os.symlink("no/such/folder/out.extxyz", "out.extxyz")
-    err = refused(capsys, label(calculator="mockcalc:good"))
+    err = refused(capsys, "label", label(calculator="mockcalc:good"))
     assert err == ("lammps-uq label: --output: got 'out.extxyz', which cannot be written (No such "
                    "file or directory); expected a writable extxyz file")
     assert not list(cells.glob("out.extxyz.work/*/started"))
     os.mkdir("dir")
-    err = refused(capsys, ["label", "cells", "-o", "dir", "--calculator", "mockcalc:good"])
+    err = refused(capsys, "label", ["label", "cells", "-o", "dir", "--calculator", "mockcalc:good"])
     assert err == ("lammps-uq label: --output: got 'dir' (a folder); expected the extxyz file "
                    "the labels are appended to, e.g. DIR/labelled.extxyz")
 
@@ -243,7 +236,7 @@ def test_unwritable_output_is_refused_before_any_label(cells, capsys):
 def test_truncated_failure_records_are_refused(cells, capsys):
     """Item 10: c0886dd: internal error (JSONDecodeError)."""
     Path("out.failed.json").write_text('{"cell_0_1')
-    err = refused(capsys, label(calculator="mockcalc:good"))
+    err = refused(capsys, "label", label(calculator="mockcalc:good"))
     assert err.startswith("lammps-uq label: --output: 'out.failed.json' is not valid JSON (")
     assert err.endswith("expected the failure records of lammps-uq label (delete the file to "
                         "start them afresh)")

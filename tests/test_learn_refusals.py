@@ -19,7 +19,7 @@ from lammps_uq.learn.explore import prepared_input, run_variables
 from lammps_uq.learn.state import read_json
 
 import learn_helpers
-from test_cli_errors import refused
+from helpers import refused
 
 PARSL = ("from parsl.config import Config\nfrom parsl.executors.threads import "
          "ThreadPoolExecutor\nconfig = Config(executors=[ThreadPoolExecutor(max_threads=1)])\n")
