@@ -6,18 +6,23 @@ name holds the parent step, the centre id and the frame index, so a restarted co
 each frame once) and submits the others as carving tasks to an executor.  With ``follow`` it
 keeps reading until the *done marker* ``REGIONS.done`` (written by fix uq at the end of each
 run, holding the file size then) says every frame is read, or until the process ``until_pid``
-is gone (a run killed: the whole frames it wrote are still carved).  Two consumers of one
-output folder take turns through a lock file (``DIR/.extract.lock``).
+is gone (a run killed: the whole frames it wrote are still carved).  A torn tail that can
+never become whole (the writer has ended) is a failed frame.  A failed frame is recorded with
+its reason in ``DIR/extract.failed.json`` and its entry removed once a rerun carves it.  Two
+consumers of one output folder take turns through a lock file (``DIR/.extract.lock``).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 import time
 from pathlib import Path
 
 from ..errors import InputError
+from .labelling import FailureLog
 
 CARVE_FIELDS = ("molecules", "radius", "box", "cluster", "vacuum", "committee", "dtype", "relax",
                 "fixed_fraction", "pad", "shrink", "bfgs_steps", "contact", "contact_k", "format")
@@ -38,15 +43,32 @@ def settings_key(settings: argparse.Namespace) -> tuple:
     return ("carve", repr(sorted(vars(settings).items())))
 
 
-def carve_task(index: int, atoms, settings: argparse.Namespace, out: str) -> tuple[int, int, int]:
-    """Carve one region frame (a worker's task); returns (written, already there, failed)."""
+def carve_task(index: int, atoms, settings: argparse.Namespace,
+               out: str) -> tuple[tuple[int, int, int], str | None, list[str]]:
+    """Carve one region frame (a worker's task).
+
+    Returns ((written, already there, failed), why it failed or None, carve's other messages).
+    carve_frames reports a failed frame on stderr only; that is caught here and handed back,
+    so the caller records the reason and prints the messages (a Parsl worker's stderr goes to a
+    log nobody reads).  A task runs alone in its process (or in the caller's, ``--workers 0``).
+    """
+    import contextlib
+    import io
+
     from .carve_io import carve_frames, carve_settings
     from .executors import cached
 
     options, calculator, provenance = cached(settings_key(settings),
                                             lambda: carve_settings(settings))
-    return carve_frames([atoms], Path(out), options, calculator=calculator, fmt=settings.format,
-                        provenance=provenance, first=index)
+    caught = io.StringIO()
+    with contextlib.redirect_stderr(caught):
+        counts = carve_frames([atoms], Path(out), options, calculator=calculator,
+                              fmt=settings.format, provenance=provenance, first=index)
+    skipped = f"lammps-uq carve: frame {index} skipped: "
+    lines = caught.getvalue().splitlines()
+    reasons = [line[len(skipped):] for line in lines if line.startswith(skipped)]
+    reason = (reasons + ["carve failed without a message"])[0] if counts[2] else None
+    return counts, reason, [line for line in lines if not line.startswith(skipped)]
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -61,26 +83,77 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
-def finished(regions, follower, until_pid: int | None) -> bool:
-    """Whether a follower has read everything it will ever get."""
+def marker_size(regions) -> int | None:
+    """The size the done marker holds; None without one (an unreadable one holds 0)."""
     marker = done_marker(regions)
-    if marker.exists():
-        try:
-            size = int(marker.read_text().split()[0])
-        except (ValueError, IndexError, OSError):
-            size = 0
-        if follower.offset >= size:
-            return True
-    return not pid_alive(until_pid)
+    if not marker.exists():
+        return None
+    try:
+        return int(marker.read_text().split()[0])
+    except (ValueError, IndexError, OSError):
+        return 0
+
+
+def file_size(path) -> int | None:
+    return os.path.getsize(path) if os.path.exists(path) else None
+
+
+class Writer:
+    """What is known of the writer of ``regions`` before a read: its done marker's size, whether
+    the process ``until_pid`` is gone, and the file's size then."""
+
+    def __init__(self, regions, until_pid: int | None):
+        self.marker = marker_size(regions)
+        self.gone = not pid_alive(until_pid)
+        self.size = file_size(regions)  # after the two above: the writer's last bytes are in
+
+    def verdict(self, follower) -> tuple[bool, str | None]:
+        """After reading all frames that were whole: (stop following, why a torn tail is
+        failed for good, or None)."""
+        if self.marker is not None and follower.offset >= self.marker:
+            return True, None
+        if self.marker is not None and self.size is not None and self.size >= self.marker:
+            return True, "the done marker says its run has ended"
+        if self.gone:
+            torn = self.size is not None and self.size > follower.offset
+            return True, ("the process that wrote it has exited" if torn else None)
+        return False, None
+
+
+class FrameFailures(FailureLog):
+    """``DIR/extract.failed.json``: {frame index: {reason, step}}, written atomically (label's
+    failure log, keyed by the index of a region frame)."""
+
+    def __init__(self, out: Path):
+        super().__init__(out / "extract")
+
+    def record(self, index: int, step, reason: str) -> None:  # type: ignore[override]
+        step = step.item() if hasattr(step, "item") else step
+        self.entries[str(index)] = {"reason": reason, "step": step}
+        self._save()
+
+    def resolve(self, index: int) -> None:  # type: ignore[override]
+        super().resolve(str(index))
 
 
 class Tally:
-    """Frames carved, already there and failed; futures still running."""
+    """Frames carved, already there and failed (each failure recorded); futures running."""
 
-    def __init__(self, progress):
+    def __init__(self, progress, failures: FrameFailures):
         self.written = self.skipped = self.failed = 0
         self.futures: dict = {}
-        self.progress = progress
+        self.progress, self.failures = progress, failures
+
+    def skip(self, index: int) -> None:
+        self.skipped += 1
+        self.progress.done += 1
+        self.failures.resolve(index)
+
+    def fail(self, index: int, step, reason: str) -> None:
+        print(f"lammps-uq extract: frame {index} failed: {reason}", file=sys.stderr, flush=True)
+        self.failures.record(index, step, reason)
+        self.failed += 1
+        self.progress.failed += 1
 
     def collect(self, wait: bool = False) -> None:
         from concurrent.futures import wait as wait_for
@@ -88,19 +161,29 @@ class Tally:
         if wait and self.futures:
             wait_for(list(self.futures))
         for future in [f for f in self.futures if f.done()]:
-            index = self.futures.pop(future)
+            index, step = self.futures.pop(future)
             try:
-                written, skipped, failed = future.result()
+                (written, skipped, failed), reason, notes = future.result()
             except Exception as exc:  # noqa: BLE001 - a task's crash fails its frame only
-                print(f"lammps-uq extract: frame {index} failed: {type(exc).__name__}: {exc}",
-                      flush=True)
-                written, skipped, failed = 0, 0, 1
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                (written, skipped, failed), notes = (0, 0, 1), []
+            for line in notes:
+                print(line, file=sys.stderr, flush=True)
+            if failed:
+                self.fail(index, step, reason)
+            else:
+                self.failures.resolve(index)
             self.written, self.skipped = self.written + written, self.skipped + skipped
-            self.failed += failed
             self.progress.done += written + skipped
-            self.progress.failed += failed
         self.progress.update(self.futures)
         self.progress.show(force=wait)
+
+
+def torn_tail(regions, follower, why: str) -> str:
+    """Why the torn tail of ``regions`` (the frame after the follower's last) failed."""
+    tail = (file_size(regions) or follower.offset) - follower.offset
+    return (f"{str(regions)!r}: a torn last frame of {tail} bytes (from byte {follower.offset}) "
+            f"was not carved; {why}, so it can never become whole")
 
 
 def extract(regions, out: Path, settings, executor, *, follow: bool = False,
@@ -111,17 +194,29 @@ def extract(regions, out: Path, settings, executor, *, follow: bool = False,
     from .follow import FrameFollower
 
     follower = FrameFollower(regions, "REGIONS")
-    tally = Tally(progress or Progress("lammps-uq extract"))
+    tally = Tally(progress or Progress("lammps-uq extract"), FrameFailures(out))
+    told = False
     while True:
-        last = follow and finished(regions, follower, until_pid)  # decided before reading
+        writer = Writer(regions, until_pid if follow else None)  # known before reading
         for index, atoms in follower.new_frames():
             if (out / f"{cell_name(atoms, index)}.extxyz").exists():
-                tally.skipped += 1
-                tally.progress.done += 1
+                tally.skip(index)
                 continue
-            tally.futures[executor.submit(carve_task, index, atoms, settings, str(out))] = index
+            future = executor.submit(carve_task, index, atoms, settings, str(out))
+            tally.futures[future] = (index, atoms.info.get("step"))
+        stop, torn = writer.verdict(follower)
+        if follow and writer.size is None and follower.offset == 0:
+            if stop:
+                raise InputError(f"REGIONS: got {str(regions)!r} (no such file, and the run that "
+                                 "should write it has ended); expected the region file of fix uq")
+            if not told:
+                print(f"lammps-uq extract: waiting for REGIONS {str(regions)!r} to appear",
+                      file=sys.stderr, flush=True)
+                told = True
         tally.collect()
-        if not follow or last:
+        if torn:
+            tally.fail(follower.index, None, torn_tail(regions, follower, torn))
+        if not follow or stop:
             break
         time.sleep(poll)
     tally.collect(wait=True)
@@ -137,7 +232,7 @@ def lock_folder(out: Path):
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         print(f"lammps-uq extract: another consumer carves into {out}; waiting for it",
-              flush=True)
+              file=sys.stderr, flush=True)
         fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
 
@@ -150,6 +245,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.nice:
         os.nice(args.nice)
+    if not (math.isfinite(args.poll) and args.poll > 0):
+        raise InputError(f"--poll: got {args.poll}; expected seconds > 0 (a finite number)")
+    if args.until_pid is not None and args.until_pid <= 0:
+        raise InputError(f"--until-pid: got {args.until_pid}; expected a process id > 0")
     if not args.follow:
         require_file(args.regions, "REGIONS")
     if args.centre_index is not None:
@@ -159,11 +258,10 @@ def run(args: argparse.Namespace) -> int:
     # every option checked (and the committee loaded) before any work; kept for --workers 0
     cached(settings_key(settings), lambda: carve_settings(settings))
     out = output_dir(args.output, "--output")
-    if args.until_pid is not None and args.until_pid <= 0:
-        raise InputError(f"--until-pid: got {args.until_pid}; expected a process id > 0")
     with running(args.workers, args.parsl_config) as executor, lock_folder(out):
         tally = extract(args.regions, out, settings, executor, follow=args.follow,
                         until_pid=args.until_pid, poll=args.poll)
     print(f"lammps-uq extract: {tally.written} cells written, {tally.skipped} already there, "
-          f"{tally.failed} failed", flush=True)
+          f"{tally.failed} failed" + (f" (reasons in {tally.failures.path})" if tally.failed
+                                       else ""), flush=True)
     return 0 if tally.failed == 0 else 1

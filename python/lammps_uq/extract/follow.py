@@ -4,13 +4,15 @@ A frame is complete when its atom-count line, its comment line and all its atom 
 present, each ended by a newline; a torn tail (a writer killed mid-frame, or a write still
 in progress) is never parsed: the reader stops before it and reads it on a later call, once
 it is whole.  Frames are numbered from 0 in file order, so the index of a frame never
-changes as the file grows.
+changes as the file grows.  :func:`cut_torn_tail` repairs a file before appending to it (a
+torn last frame is cut, one that lacks only its final newline gets it), saying so on stderr.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -87,8 +89,52 @@ def whole_frame_bytes(path) -> int:
 
 
 def cut_torn_tail(path) -> int:
-    """Truncate ``path`` after its last whole frame; returns the size kept."""
+    """Truncate ``path`` after its last whole frame; returns the size kept.
+
+    A last frame that lacks only its final newline (:func:`lacks_only_newline`) gets one and
+    is kept.  Either repair is told in one line on stderr; nothing is cut silently.
+    """
     size = whole_frame_bytes(path)
-    if os.path.exists(path) and os.path.getsize(path) > size:
-        os.truncate(path, size)
+    if not os.path.exists(path) or os.path.getsize(path) <= size:
+        return size
+    with open(path, "rb") as fh:
+        fh.seek(size)
+        tail = fh.read()
+    if lacks_only_newline(tail):
+        with open(path, "ab") as fh:
+            fh.write(b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        print(f"lammps-uq: {path}: its last frame had no final newline; added one",
+              file=sys.stderr, flush=True)
+        return size + len(tail) + 1
+    os.truncate(path, size)
+    print(f"lammps-uq: {path}: cut a torn last frame of {len(tail)} bytes (a run killed "
+          "mid-write); it will be done again", file=sys.stderr, flush=True)
     return size
+
+
+def lacks_only_newline(tail: bytes) -> bool:
+    """Whether ``tail`` is one whole frame but for the newline that ends its last line.
+
+    It must parse as one extxyz frame of the declared number of atoms, and its last line must
+    have as many fields as the atom line before it and, where the atom lines before it share
+    one length (ASE's fixed-width writer), that length too: a line torn mid-number is torn.
+    """
+    import ase.io
+
+    lines = tail.split(b"\n")
+    head = lines[0].strip()
+    if tail.endswith(b"\n") or not head.isdigit() or int(head) < 2 or len(lines) != int(head) + 2:
+        return False
+    atom_lines = lines[2:]
+    last, before = atom_lines[-1], atom_lines[-2]
+    if len(last.split()) != len(before.split()):
+        return False
+    if len({len(line) for line in atom_lines[:-1]}) == 1 and len(last) != len(before):
+        return False
+    try:
+        atoms = ase.io.read(io.StringIO(tail.decode() + "\n"), format="extxyz")
+    except Exception:  # noqa: BLE001 - whatever the parser says, the tail is not a frame
+        return False
+    return len(atoms) == int(head)
