@@ -82,10 +82,13 @@ def carve_file(frames_path: str, out: Path, options: CarveOptions, **kwargs) -> 
 
 def carve_frames(frames, out: Path, options: CarveOptions, *, calculator=None,
                  fmt: str | None = None, centre_index: int | None = None,
-                 provenance: dict | None = None, first: int = 0) -> tuple[int, int, int]:
+                 provenance: dict | None = None, first: int = 0,
+                 failures: dict | None = None) -> tuple[int, int, int]:
     """Carve frames into ``out``; a bad frame is reported and skipped, the others go on.
 
-    ``first`` is the index in its file of the first frame (the cell's name carries it).
+    ``first`` is the index in its file of the first frame (the cell's name carries it);
+    ``failures`` gets {index: reason} of the frames skipped (the caller reports them),
+    else each is reported on stderr.
     """
     import ase.io
 
@@ -104,7 +107,10 @@ def carve_frames(frames, out: Path, options: CarveOptions, *, calculator=None,
         try:
             cell = carve_one(atoms, options, calculator, centre_index, provenance or {})
         except InputError as exc:
-            print(f"lammps-uq carve: frame {k} skipped: {exc}", file=sys.stderr)
+            if failures is None:
+                print(f"lammps-uq carve: frame {k} skipped: {exc}", file=sys.stderr)
+            else:
+                failures[k] = str(exc)
             failed += 1
             continue
         if cell.info["carve_cut_bonds"]:

@@ -44,31 +44,19 @@ def settings_key(settings: argparse.Namespace) -> tuple:
 
 
 def carve_task(index: int, atoms, settings: argparse.Namespace,
-               out: str) -> tuple[tuple[int, int, int], str | None, list[str]]:
-    """Carve one region frame (a worker's task).
-
-    Returns ((written, already there, failed), why it failed or None, carve's other messages).
-    carve_frames reports a failed frame on stderr only; that is caught here and handed back,
-    so the caller records the reason and prints the messages (a Parsl worker's stderr goes to a
-    log nobody reads).  A task runs alone in its process (or in the caller's, ``--workers 0``).
-    """
-    import contextlib
-    import io
-
+               out: str) -> tuple[tuple[int, int, int], str | None]:
+    """Carve one region frame (a worker's task): ((written, already there, failed), why it
+    failed or None)."""
     from .carve_io import carve_frames, carve_settings
     from .executors import cached
 
     options, calculator, provenance = cached(settings_key(settings),
                                             lambda: carve_settings(settings))
-    caught = io.StringIO()
-    with contextlib.redirect_stderr(caught):
-        counts = carve_frames([atoms], Path(out), options, calculator=calculator,
-                              fmt=settings.format, provenance=provenance, first=index)
-    skipped = f"lammps-uq carve: frame {index} skipped: "
-    lines = caught.getvalue().splitlines()
-    reasons = [line[len(skipped):] for line in lines if line.startswith(skipped)]
-    reason = (reasons + ["carve failed without a message"])[0] if counts[2] else None
-    return counts, reason, [line for line in lines if not line.startswith(skipped)]
+    failures: dict = {}
+    counts = carve_frames([atoms], Path(out), options, calculator=calculator,
+                          fmt=settings.format, provenance=provenance, first=index,
+                          failures=failures)
+    return counts, (failures.get(index, "carve failed without a message") if counts[2] else None)
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -163,12 +151,10 @@ class Tally:
         for future in [f for f in self.futures if f.done()]:
             index, step = self.futures.pop(future)
             try:
-                (written, skipped, failed), reason, notes = future.result()
+                (written, skipped, failed), reason = future.result()
             except Exception as exc:  # noqa: BLE001 - a task's crash fails its frame only
                 reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-                (written, skipped, failed), notes = (0, 0, 1), []
-            for line in notes:
-                print(line, file=sys.stderr, flush=True)
+                written, skipped, failed = 0, 0, 1
             if failed:
                 self.fail(index, step, reason)
             else:
@@ -225,15 +211,10 @@ def extract(regions, out: Path, settings, executor, *, follow: bool = False,
 
 def lock_folder(out: Path):
     """Hold ``out/.extract.lock`` (waiting for another consumer of the folder to finish)."""
-    import fcntl
+    from .locks import hold
 
     handle = open(out / ".extract.lock", "a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"lammps-uq extract: another consumer carves into {out}; waiting for it",
-              file=sys.stderr, flush=True)
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    hold(handle, f"lammps-uq extract: another consumer carves into {out}; waiting for it")
     return handle
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -131,7 +130,7 @@ def labelled_ids(path: Path) -> dict[str, str | None]:
 @contextmanager
 def locked(output: Path):
     """Hold a lock on ``output`` (made if missing): a second run on it waits for the first."""
-    import fcntl
+    from .locks import hold
 
     try:
         handle = open(output, "a", encoding="utf-8")
@@ -139,12 +138,7 @@ def locked(output: Path):
         raise InputError(f"--output: got {str(output)!r}, which cannot be written "
                          f"({exc.strerror}); expected a writable extxyz file") from exc
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"lammps-uq label: another label run writes {output}; waiting for it",
-                  file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        hold(handle, f"lammps-uq label: another label run writes {output}; waiting for it")
         yield
 
 
