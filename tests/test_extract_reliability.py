@@ -7,9 +7,11 @@ import fcntl
 import io
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
+import time
 
 import ase.io
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from lammps_uq.cli import main
 from lammps_uq.extract.consumer import lock_folder
 from lammps_uq.extract.follow import cut_torn_tail
-from test_cli_errors import refused
+from helpers import refused
 from test_consumer import WORDS, frame_bytes, region_frames
 
 QUICK = ["--workers", "0", "--poll", "0.05"]
@@ -219,3 +221,28 @@ def test_a_torn_last_frame_is_cut_and_told(frames, cut, tmp_path, capsys):
     torn = len(text) - cut - kept
     assert capsys.readouterr().err == (f"lammps-uq: {path}: cut a torn last frame of {torn} bytes "
                                        "(a run killed mid-write); it will be done again\n")
+
+
+@pytest.mark.parametrize("sig,code,name", [(signal.SIGTERM, 143, "SIGTERM"),
+                                           (signal.SIGINT, 130, "Ctrl-C")])
+def test_an_interrupted_consumer_keeps_its_cells_and_says_so_in_one_line(sig, code, name,
+                                                                         tmp_path):
+    """Item 14: c0886dd printed a traceback on Ctrl-C (and died silently on SIGTERM)."""
+    frames = region_frames(2)
+    regions, out = tmp_path / "r.extxyz", tmp_path / "cells"
+    regions.write_bytes(frame_bytes(frames[0]))  # the run still going: no marker
+    cmd = [sys.executable, "-m", "lammps_uq.cli", "extract", str(regions), "-o", str(out),
+           *WORDS, *QUICK, "--follow"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob("cell_*.extxyz")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == (
+        f"lammps-uq extract: interrupted ({name}); what was finished is kept: run the same "
+        "command again to do the rest")
+    regions.write_bytes(frame_bytes(frames[0]) + frame_bytes(frames[1]))
+    again = extract_cli(regions, out)
+    assert "1 cells written, 1 already there, 0 failed" in again.stdout, again.stderr
