@@ -35,7 +35,8 @@ run             ${steps}
 """
 
 
-def config_text(labeller: str = "xtb", selection: str = "uncertainty", workers: int = 2) -> str:
+def config_text(labeller: str = "xtb", selection: str = "uncertainty", workers: int = 2,
+                e0s: str = "isolated") -> str:
     return f"""work_dir = "work"
 iterations = 1
 seed = 3
@@ -58,6 +59,7 @@ retries = 0
 [train]
 members = 2
 epochs = 2
+e0s = "{e0s}"
 mace = {MACE}
 [calibrate]
 holdout_fraction = 0.25
@@ -97,8 +99,9 @@ class _Slow(Calculator):
         calc = TBLite(verbosity=0, method="GFN2-xTB", electronic_temperature=300.0, accuracy=1.0)
         atoms = atoms.copy()
         atoms.calc = calc
-        self.results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces(),
-                        "stress": atoms.get_stress()}
+        self.results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+        if atoms.pbc.all():  # an isolated atom (train.e0s) has none
+            self.results["stress"] = atoms.get_stress()
 
 
 def slow_xtb(directory):

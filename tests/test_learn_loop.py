@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import ase
 import ase.io
 import numpy as np
 import pytest
@@ -83,6 +84,13 @@ def test_tiny_loop_end_to_end(finished):
     errors = json.loads((it / "test_errors.json").read_text())
     assert errors["force_mae"][0] == pytest.approx(mae, rel=1e-6)
     assert prov["versions"]["mace-torch"] and prov["training"]["members"] == [30101, 30102]
+    e0s = json.loads((work / "e0s.json").read_text())  # the labeller's isolated atoms
+    for symbol in ("H", "O"):
+        atom = ase.Atoms(symbol)
+        atom.calc = TBLite(verbosity=0, method="GFN2-xTB", electronic_temperature=300.0)
+        assert e0s["energies"][symbol] == pytest.approx(atom.get_potential_energy(), abs=1e-6)
+    assert prov["training"]["hyperparameters"]["E0s"] == (
+        f"{{1: {e0s['energies']['H']!r}, 8: {e0s['energies']['O']!r}}}")
     assert set(prov["timings_s"]) >= {"explore", "extract", "label", "train", "calibrate"}
 
 
@@ -189,7 +197,7 @@ def test_killed_while_labelling_and_training_ends_the_same(finished, tmp_path):
 
 def test_a_labeller_that_fails_every_cell_stops_the_loop(lammps_env, tmp_path, capsys):
     learn_helpers.make_inputs(tmp_path, labeller="learn_helpers:failing", selection="random",
-                              workers=0)
+                              workers=0, e0s="average")  # isolated atoms would fail first
     os.chdir(tmp_path)
     assert main(["learn", "learn.toml"]) == 1
     out = capsys.readouterr().out

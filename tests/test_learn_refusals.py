@@ -223,3 +223,36 @@ def test_fix_variable_from_explore_variables_starts(folder):
     config = edit(folder, "ranks = 2", "ranks = 2\nvariables = { every = 5 }")
     assert main(["learn", str(config)]) == 0 and started
     assert json.loads((folder / "work" / "config.json").read_text())["fingerprint"]
+
+
+@pytest.mark.parametrize("value,expected", [
+    ('"foo"', "got 'foo'; expected 'isolated', 'average' or a table of element symbols to "
+              "energies (eV)"),
+    ('{ H = "x", O = -2.5 }', "got {'H': 'x', 'O': -2.5}; expected 'isolated', 'average' or a "
+                              "table of element symbols to energies (eV)"),
+    ("{ H = -1.5 }", "got no energy for O; expected one for every element of the loop (H, O)"),
+])
+def test_e0s_settings_are_checked_before_any_work(value, expected, folder, capsys):
+    config = edit(folder, 'e0s = "isolated"', f"e0s = {value}")
+    line = refused(capsys, "learn", ["learn", str(config)])
+    assert line == f"lammps-uq learn: CONFIG: train.e0s: {expected}"
+    assert not (folder / "work").exists()
+
+
+def test_e0s_given_as_a_table_are_kept(folder):
+    config = edit(folder, 'e0s = "isolated"', "e0s = { H = -1.5, O = -2.5 }")
+    assert main(["learn", str(config)]) == 0 and len(started) == 1
+    assert read_json(folder / "work" / "e0s.json") == {"method": "given (train.e0s)",
+                                                       "energies": {"H": -1.5, "O": -2.5}}
+    from lammps_uq.learn.e0s import e0s_argument
+
+    assert e0s_argument(folder / "work") == "{1: -1.5, 8: -2.5}"
+
+
+def test_a_labeller_that_cannot_do_isolated_atoms_stops_the_loop(folder, capsys):
+    config = edit(folder, 'calculator = "xtb"', 'calculator = "learn_helpers:failing"')
+    assert main(["learn", str(config)]) == 1 and not started
+    reason = read_json(folder / "work" / "STOPPED")["reason"]
+    assert reason == ("e0s: learn_helpers:failing failed on an isolated H atom (RuntimeError: "
+                      "SCF not converged after 250 cycles (test labeller)); expected it to "
+                      "compute one, or set train.e0s = \"average\" or a table of energies")

@@ -64,6 +64,15 @@ def _table(value):
         return "a table of names to strings, numbers or booleans"
 
 
+def _e0s(value):
+    if value in ("isolated", "average"):
+        return None
+    if not isinstance(value, dict) or not value or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value.values()):
+        return "'isolated', 'average' or a table of element symbols to energies (eV)"
+
+
 # (section, key): (default, check, meaning).  Section "" is the top level.
 SCHEMA: dict[tuple[str, str], tuple] = {
     ("", "work_dir"): ("learn", _str(), "folder of the loop's state (resumable)"),
@@ -102,6 +111,9 @@ SCHEMA: dict[tuple[str, str], tuple] = {
                         "previous iteration's members"),
     ("train", "epochs"): (30, _int(1), "max_num_epochs when training from scratch"),
     ("train", "finetune_epochs"): (10, _int(1), "max_num_epochs when fine-tuning"),
+    ("train", "e0s"): ("isolated", _e0s, "atomic reference energies: 'isolated' (each element's "
+                       "isolated atom by the labeller), 'average' (mace's fit), or a table "
+                       "{ H = eV, O = eV }"),
     ("train", "threads"): (1, _int(1), "OMP_NUM_THREADS of each member's training"),
     ("train", "mace"): ({}, _table, "more mace_run_train options (name = value), over the "
                         "defaults of the shipped committee (lammps_uq.committee.train_default)"),

@@ -32,6 +32,7 @@ def committee_paths(folder: Path, seeds: list[int]) -> list[Path]:
 def train_committee(cfg, folder: Path, iteration: int, previous: list[Path] | None,
                     executor, say) -> tuple[list[Path], dict]:
     """Train the members of ``folder/committee`` that are not there yet; (paths, seconds)."""
+    from .e0s import e0s_argument
     from .train import hyperparameters, train_member
 
     seeds = [member_seed(cfg["seed"], iteration, m) for m in range(cfg["train.members"])]
@@ -39,6 +40,7 @@ def train_committee(cfg, folder: Path, iteration: int, previous: list[Path] | No
     finetune = cfg["train.mode"] == "finetune" and previous
     hyper = hyperparameters(cfg["train.mace"],
                             cfg["train.finetune_epochs"] if finetune else cfg["train.epochs"])
+    hyper["E0s"] = e0s_argument(folder.parent) or hyper["E0s"]
     check_enough_frames(n_frames(folder / "train.extxyz"), hyper)
     futures = {}
     for m, (seed, target) in enumerate(zip(seeds, targets)):
@@ -129,15 +131,26 @@ def test_errors(test_frames, paths: list[Path], out: Path) -> dict:
         raise InputError(f"test_data: got no frame (for {out}); expected labelled frames")
     calculator = CommitteeCalculator([str(p) for p in paths])
     rows = {"ref_energy_per_atom": [], "force_mae": [], "energy_error_per_atom": [],
-            "natoms": []}
+            "energy_signed_error_per_atom": [], "natoms": []}
     for atoms in test_frames:
         calculator.calculate(atoms)
         n = len(atoms)
         rows["force_mae"].append(float(np.abs(calculator.results["forces"]
                                               - atoms.arrays["REF_forces"]).mean()))
-        rows["energy_error_per_atom"].append(
-            float(abs(calculator.results["energy"] - atoms.info["REF_energy"]) / n))
+        error = float(calculator.results["energy"] - atoms.info["REF_energy"]) / n
+        rows["energy_error_per_atom"].append(abs(error))
+        rows["energy_signed_error_per_atom"].append(error)
         rows["ref_energy_per_atom"].append(float(atoms.info["REF_energy"]) / n)
         rows["natoms"].append(n)
     write_json(out, rows)
-    return {"test_force_mae": float(np.mean(rows["force_mae"]))}
+    return {"test_force_mae": float(np.mean(rows["force_mae"])),
+            "test_energy_mae": float(np.mean(rows["energy_error_per_atom"])),
+            "test_energy_mae_offset_removed": offset_removed_mae(
+                rows["energy_signed_error_per_atom"])}
+
+
+def offset_removed_mae(signed_errors) -> float:
+    """MAE of the per-atom energy errors less their mean over the frames: the part of the
+    energy error a constant per-atom offset (E0s) cannot explain."""
+    errors = np.asarray(signed_errors, dtype=float)
+    return float(np.abs(errors - errors.mean()).mean()) if errors.size else float("nan")

@@ -19,12 +19,13 @@ from .explore import prepared_input, random_regions, run_lammps, max_s_local, te
 from .state import LearnStopped, read_frames, read_json, write_frames, write_json
 
 
-def check_templates(cfg) -> None:
+def check_templates(cfg) -> list[str]:
     """Every template readable, with a usable fix uq line (its variables resolved as in
-    iteration 1's run), and its files there (before step 0)."""
+    iteration 1's run), and its files there (before step 0); the elements of their fix lines."""
     from .explore import run_variables
 
     variables = run_variables(cfg["explore.steps"], 1, cfg["explore.variables"])
+    elements: set[str] = set()
     for name in cfg["explore.templates"]:
         template, extra = template_files(name, cfg.folder, cfg["explore.files"])
         for path in [template, *extra]:
@@ -32,7 +33,9 @@ def check_templates(cfg) -> None:
                 raise InputError(f"CONFIG: explore: got {str(path)!r} (no such file); expected "
                                  "a LAMMPS template (explore.templates) or a file it reads "
                                  "(explore.files)")
-        prepared_input(template, cfg["selection"] == "random", variables)
+        elements.update(prepared_input(template, cfg["selection"] == "random", variables)[1]
+                        .elements)
+    return sorted(elements)
 
 
 def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:

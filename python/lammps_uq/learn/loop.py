@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import CalculationFailed
 
+from .e0s import check_e0s, prepare_e0s
 from .state import (LearnStopped, Provenance, iteration_dir, read_frames, read_json,
                     start_work, write_frames, write_json)
 
@@ -132,15 +133,16 @@ def initial_committee(cfg) -> list[str]:
                               "CONFIG: initial_committee")
 
 
-def check_inputs(cfg, work: Path) -> list | None:
+def check_inputs(cfg, work: Path) -> tuple[list | None, list[str]]:
     """Everything the loop reads from outside work_dir, checked before anything is written
     there (a start refused for a typo leaves work_dir as it was); the initial_data frames
-    (None when iteration 0 has split them already: a resumed loop does not read them)."""
+    (None when iteration 0 has split them already: a resumed loop does not read them) and the
+    elements of the loop (the templates' and initial_data's)."""
     from ..extract.executors import load_parsl_config
     from ..extract.reference_calcs import check_spec, load_config
     from .iteration import check_templates
 
-    check_templates(cfg)
+    elements = set(check_templates(cfg))
     check_spec(cfg["label.calculator"],
                load_config(str(cfg.path("label.calculator_config") or "") or None))
     if cfg["executor.parsl_config"]:
@@ -150,8 +152,15 @@ def check_inputs(cfg, work: Path) -> list | None:
     if cfg["test_data"]:
         labelled_frames(cfg, "test_data")
     if (iteration_dir(work, 0) / "split.json").exists():
-        return None
-    return labelled_frames(cfg, "initial_data")
+        for name in ("train_new.extxyz", "holdout.extxyz"):
+            elements.update(s for f in read_frames(iteration_dir(work, 0) / name)
+                            for s in f.get_chemical_symbols())
+        check_e0s(cfg, sorted(elements))
+        return None, sorted(elements)
+    initial = labelled_frames(cfg, "initial_data")
+    elements.update(s for f in initial for s in f.get_chemical_symbols())
+    check_e0s(cfg, sorted(elements))
+    return initial, sorted(elements)
 
 
 def run_loop(cfg) -> dict:
@@ -159,13 +168,14 @@ def run_loop(cfg) -> dict:
     from ..extract.executors import running
 
     work = cfg.path("work_dir")
-    initial = check_inputs(cfg, work)
+    initial, elements = check_inputs(cfg, work)
     start_work(work, cfg)
     (work / "STOPPED").unlink(missing_ok=True)
     say = Say(cfg["iterations"])
     parsl = cfg.path("executor.parsl_config")
     with running(cfg["executor.workers"], str(parsl) if parsl else None) as executor:
         try:
+            prepare_e0s(cfg, work, elements, say)
             iterate(cfg, work, executor, say, initial)
         except (LearnStopped, CalculationFailed) as stop:
             # LearnStopped: nothing to continue with; CalculationFailed (LAMMPS, mace): a

@@ -2,7 +2,8 @@
 
 Per iteration: the test force MAE of the committee mean, overall and per potential-energy bin
 (the paper's Fig. 7 panels; bins are quantiles of the test frames' reference energy per atom,
-the same for every iteration and every DIR), the energy MAE per atom, the centres selected
+the same for every iteration and every DIR), the energy MAE per atom (raw, and with the mean
+per-atom offset over the test frames removed: ``E-offset``), the centres selected
 and cells labelled, and the largest s_loc seen in the exploration.  Several DIRs (e.g. an
 uncertainty loop and its random baseline) share the figure: solid lines for the first,
 dashed for the others.
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .fit import offset_removed_mae
 from .state import read_json
 
 
@@ -74,18 +76,20 @@ def fmt(value, spec: str) -> str:
 def table(work: Path, rows: list[dict], edges) -> list[str]:
     bins = len(edges) - 1 if edges is not None else 0
     head = (f"{'iter':>4} {'selection':>11} {'centres':>7} {'cells':>5} {'train':>5} "
-            f"{'max s_loc':>9} {'alpha':>6} {'F MAE':>7} {'E MAE/at':>8}"
+            f"{'max s_loc':>9} {'alpha':>6} {'F MAE':>7} {'E MAE/at':>8} {'E-offset':>8}"
             + "".join(f" {'F bin ' + str(b + 1):>8}" for b in range(bins)))
     lines = [f"{work}", head]
     for row in rows:
         test = row["test"]
         force = float(np.mean(test["force_mae"])) if test else None
         energy = float(np.mean(test["energy_error_per_atom"])) if test else None
+        signed = test.get("energy_signed_error_per_atom") if test else None
+        centred = offset_removed_mae(signed) if signed else None
         per_bin = binned(test, edges) if test and edges is not None else [None] * bins
         lines.append(f"{row['iteration']:>4} {row['selection']:>11} {fmt(row['centres'], 'd'):>7} "
                      f"{fmt(row['cells'], 'd'):>5} {fmt(row['train_frames'], 'd'):>5} "
                      f"{fmt(row['max_s_local'], '.4f'):>9} {fmt(row['alpha'], '.3f'):>6} "
-                     f"{fmt(force, '.4f'):>7} {fmt(energy, '.4f'):>8}"
+                     f"{fmt(force, '.4f'):>7} {fmt(energy, '.4f'):>8} {fmt(centred, '.4f'):>8}"
                      + "".join(f" {fmt(v, '.4f'):>8}" for v in per_bin))
     return lines
 

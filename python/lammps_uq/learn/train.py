@@ -26,7 +26,7 @@ from ..committee.train_default import HYPER
 
 # never passed through train.mace: the loop owns them
 OWNED = ("name", "seed", "train_file", "work_dir", "foundation_model", "max_num_epochs",
-         "energy_key", "forces_key", "stress_key", "device")
+         "energy_key", "forces_key", "stress_key", "device", "E0s")
 
 
 def hyperparameters(overrides: dict, epochs: int) -> dict:
@@ -36,7 +36,8 @@ def hyperparameters(overrides: dict, epochs: int) -> dict:
     for key in overrides:
         if key in OWNED:
             raise InputError(f"CONFIG: train.mace.{key}: set by lammps-uq learn; expected none of "
-                             f"{', '.join(OWNED)} (epochs: train.epochs / train.finetune_epochs)")
+                             f"{', '.join(OWNED)} (epochs: train.epochs / "
+                             "train.finetune_epochs; E0s: train.e0s)")
     return {**HYPER, **overrides, "max_num_epochs": epochs}
 
 

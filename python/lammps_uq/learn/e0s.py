@@ -1,0 +1,87 @@
+"""The atomic reference energies (E0s) the loop's committees are trained with (``train.e0s``).
+
+- ``"isolated"`` (default): each element's isolated atom computed once by the loop's own
+  labeller (``label.calculator``; one atom in a 12 Å box, not periodic, in a process of its own
+  like every label), so that the committee learns the interaction energy of the method it is
+  labelled with and its energy error is a fit error, not an offset of ``E0s = average``;
+- ``"average"``: mace's own least-squares E0s of the training set;
+- a table, e.g. ``{ H = -10.707, O = -102.571 }`` (eV): given.
+
+The energies are kept in ``WORK/e0s.json`` (with the method) and passed to ``mace_run_train``
+as ``--E0s``; every member of every iteration uses the same ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .state import read_json, write_json
+
+BOX = 12.0  # Å: the isolated atom's box (for codes that need one)
+
+
+def e0s_file(work: Path) -> Path:
+    return work / "e0s.json"
+
+
+def prepare_e0s(cfg, work: Path, elements: list[str], say) -> dict | None:
+    """``WORK/e0s.json`` ({symbol: eV}) made if missing; None for ``"average"``."""
+    setting = cfg["train.e0s"]
+    if setting == "average":
+        return None
+    if isinstance(setting, dict):
+        energies, method = {str(k): float(v) for k, v in setting.items()}, "given (train.e0s)"
+    else:
+        saved = read_json(e0s_file(work))
+        if saved is not None:
+            return saved["energies"]
+        energies = isolated_atoms(cfg, work, elements, say)
+        method = cfg["label.calculator"]
+    write_json(e0s_file(work), {"method": method, "energies": energies})
+    return energies
+
+
+def check_e0s(cfg, elements: list[str]) -> None:
+    """A table of ``train.e0s`` must hold every element of the loop (before any work)."""
+    setting = cfg["train.e0s"]
+    missing = sorted(set(elements) - set(setting)) if isinstance(setting, dict) else []
+    if missing:
+        from ..errors import InputError
+
+        raise InputError(f"CONFIG: train.e0s: got no energy for {', '.join(missing)}; expected "
+                         f"one for every element of the loop ({', '.join(sorted(elements))})")
+
+
+def isolated_atoms(cfg, work: Path, elements: list[str], say) -> dict:
+    """The labeller's energy of each isolated atom (eV)."""
+    from ase import Atoms
+
+    from ..extract.label_process import label_task, reason_of
+    from ..extract.reference_calcs import load_config
+    from .state import LearnStopped
+
+    config = load_config(str(cfg.path("label.calculator_config") or "") or None)
+    energies = {}
+    for symbol in sorted(set(elements)):
+        atoms = Atoms(symbol, positions=[[BOX / 2] * 3], cell=[BOX] * 3, pbc=False)
+        try:
+            result = label_task(atoms, cfg["label.calculator"], config,
+                                cfg["label.timeout"] or None, str(work / "e0s" / symbol))
+        except Exception as exc:  # noqa: BLE001 - any failure of the labeller stops the loop
+            raise LearnStopped(f"e0s: {cfg['label.calculator']} failed on an isolated {symbol} "
+                               f"atom ({reason_of(exc)}); expected it to compute one, or set "
+                               "train.e0s = \"average\" or a table of energies") from exc
+        energies[symbol] = result["energy"]
+        say(f"e0s: isolated {symbol} with {cfg['label.calculator']}: {result['energy']:.6f} eV")
+    return energies
+
+
+def e0s_argument(work: Path) -> str | None:
+    """``--E0s`` of mace_run_train: ``{Z: eV, ...}`` from ``WORK/e0s.json`` (None: average)."""
+    from ase.data import atomic_numbers
+
+    saved = read_json(e0s_file(work))
+    if saved is None:
+        return None
+    pairs = sorted((atomic_numbers[s], e) for s, e in saved["energies"].items())
+    return "{" + ", ".join(f"{z}: {e!r}" for z, e in pairs) + "}"
