@@ -256,3 +256,27 @@ def test_a_labeller_that_cannot_do_isolated_atoms_stops_the_loop(folder, capsys)
     assert reason == ("e0s: learn_helpers:failing failed on an isolated H atom (RuntimeError: "
                       "SCF not converged after 250 cycles (test labeller)); expected it to "
                       "compute one, or set train.e0s = \"average\" or a table of energies")
+
+
+def test_test_frames_are_never_trained_on(folder, capsys):
+    """Issue 22: learn refuses to use a test-set frame for training."""
+    import ase.io
+
+    from lammps_uq.learn.config import load
+    from lammps_uq.learn.state import LearnStopped
+
+    initial = ase.io.read(folder / "init.extxyz", ":")
+    test = ase.io.read(folder / "test.extxyz", ":")
+    ase.io.write(folder / "init.extxyz", initial + [test[1]])
+    line = refused(capsys, "learn", ["learn", str(folder / "learn.toml")])
+    assert line == (f"lammps-uq learn: CONFIG: initial_data: frame {len(initial)} is frame 1 of "
+                    "test_data 'test.extxyz'; expected training frames that are never test "
+                    "frames")
+    assert not (folder / "work").exists()
+    # a training set that picked up a test frame later (cells, a resumed loop) stops the loop
+    cfg = load(folder / "learn.toml")
+    (folder / "w" / "iter_000").mkdir(parents=True)
+    ase.io.write(folder / "w" / "iter_000" / "train_new.extxyz", initial + [test[0]])
+    with pytest.raises(LearnStopped, match="the training set of iteration 0: frame 4 is frame 0"):
+        loop.write_training_set(cfg, folder / "w", folder / "w" / "iter_000", 0)
+    assert not (folder / "w" / "iter_000" / "train.extxyz").exists()

@@ -63,12 +63,15 @@ def write_split(folder: Path, frames: list, cfg, iteration: int) -> None:
                                        "holdout_ids": [str(f.info.get("cell_id", "")) for f in held]})
 
 
-def write_training_set(work: Path, folder: Path, iteration: int) -> int:
-    """``train.extxyz``: the training frames of iterations 0..k; returns their number."""
+def write_training_set(cfg, work: Path, folder: Path, iteration: int) -> int:
+    """``train.extxyz``: the training frames of iterations 0..k (none a test_data frame);
+    returns their number."""
     if not (folder / "train.extxyz").exists():
         frames = []
         for k in range(iteration + 1):
             frames += read_frames(iteration_dir(work, k) / "train_new.extxyz")
+        never_tested_on(cfg, frames, f"train: the training set of iteration {iteration}",
+                        LearnStopped)
         write_frames(folder / "train.extxyz", frames)
     return len(read_frames(folder / "train.extxyz"))
 
@@ -78,7 +81,7 @@ def committee_stages(cfg, work: Path, k: int, previous, executor, say, prov) -> 
     from .fit import adopt_committee, calibrate, test_errors, train_committee
 
     folder = iteration_dir(work, k)
-    n_train = write_training_set(work, folder, k)
+    n_train = write_training_set(cfg, work, folder, k)
     start = time.monotonic()
     if k == 0 and cfg["initial_committee"]:
         paths = adopt_committee(initial_committee(cfg), folder)
@@ -125,6 +128,23 @@ def labelled_frames(cfg, key: str) -> list:
     return frames
 
 
+def never_tested_on(cfg, frames: list, what: str, error=None) -> None:
+    """Refuse training ``frames`` of which one is a ``test_data`` frame (the same structure,
+    by :func:`~lammps_uq.extract.labelling.cell_digest`): test frames are never trained on."""
+    from ..errors import InputError
+    from ..extract.labelling import cell_digest
+
+    if not cfg["test_data"]:
+        return
+    tests = {cell_digest(f): j for j, f in enumerate(labelled_frames(cfg, "test_data"))}
+    for k, atoms in enumerate(frames):
+        j = tests.get(cell_digest(atoms))
+        if j is not None:
+            raise (error or InputError)(
+                f"{what}: frame {k} is frame {j} of test_data {cfg['test_data']!r}; expected "
+                "training frames that are never test frames")
+
+
 def initial_committee(cfg) -> list[str]:
     """The model files of ``initial_committee`` (globs relative to the config's folder)."""
     from ..committee.evaluators.mace_committee import expand_model_paths
@@ -158,6 +178,7 @@ def check_inputs(cfg, work: Path) -> tuple[list | None, list[str]]:
         check_e0s(cfg, sorted(elements))
         return None, sorted(elements)
     initial = labelled_frames(cfg, "initial_data")
+    never_tested_on(cfg, initial, "CONFIG: initial_data")
     elements.update(s for f in initial for s in f.get_chemical_symbols())
     check_e0s(cfg, sorted(elements))
     return initial, sorted(elements)
