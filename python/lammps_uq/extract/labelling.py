@@ -79,9 +79,9 @@ def _distinct(cells: list) -> list:
             if len(by_digest) > 1:
                 cell_id = f"{Path(source).parent.name}/{name}"
             if cell_id in seen:
-                raise InputError(f"CELLS: got two different cells named {cell_id!r} ({seen[cell_id]}"
-                                 f" and {source}); expected distinct cells to have distinct "
-                                 "names (rename one of the folders)")
+                raise InputError(f"CELLS: got two different cells named {cell_id!r} "
+                                 f"({seen[cell_id]} and {source}); expected distinct cells to "
+                                 "have distinct names (rename one of the folders)")
             seen[cell_id] = source
             out.append((cell_id, source, atoms))
     return out
