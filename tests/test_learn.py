@@ -7,6 +7,7 @@ import pytest
 
 from lammps_uq.cli import main
 from lammps_uq.learn.config import SCHEMA, load, markdown_table, parse
+from lammps_uq.errors import CalculationFailed
 from lammps_uq.learn.explore import dump_frames, prepared_input, random_regions
 
 import learn_helpers
@@ -111,6 +112,24 @@ def test_random_regions_are_atoms_of_checked_frames(tmp_path):
     assert picked == {(r.info["step"], r.info["centre_id"]) for r in again}
     everything = random_regions([tmp_path / "f.dump"], ["O", "H"], 99, np.random.default_rng(1))
     assert len(everything) == 6  # never more than there are atoms
+    oxygens = random_regions([tmp_path / "f.dump"], ["O", "H"], 99, np.random.default_rng(1),
+                             centre_element="O")  # issue 22: O-centred cells in both arms
+    assert sorted((r.info["step"], r.info["centre_id"]) for r in oxygens) == [(0, 1), (5, 1)]
+
+
+def test_fix_uq_centres_move_to_the_nearest_atom_of_the_centre_element():
+    from ase import Atoms
+
+    from lammps_uq.learn.explore import recentre
+
+    frame = Atoms("HOHO", positions=[[0, 0, 0], [0.9, 0, 0], [-3, 0, 0], [-2.2, 0, 0]])
+    frame.arrays["id"] = np.array([11, 12, 13, 14])
+    frame.info.update(centre_id=11, centre_s_local=0.3, step=40)
+    moved = recentre(frame, "O")
+    assert moved.info["centre_id"] == 12 and moved.info["selected_id"] == 11
+    assert frame.info["centre_id"] == 11  # the region file's frame is left as it was
+    with pytest.raises(CalculationFailed, match="holds no N atom"):
+        recentre(frame, "N")
 
 
 def test_report_refuses_a_folder_that_is_no_loop(tmp_path, capsys):

@@ -64,6 +64,13 @@ def _table(value):
         return "a table of names to strings, numbers or booleans"
 
 
+def _element(value):
+    from ase.data import chemical_symbols
+
+    if value != "" and (not isinstance(value, str) or value not in chemical_symbols[1:]):
+        return "a chemical symbol such as 'O', or '' (any atom)"
+
+
 def _e0s(value):
     if value in ("isolated", "average"):
         return None
@@ -101,6 +108,10 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("extract", "radius"): (0.0, _number(0), "carve atoms within this radius (Å) instead of "
                                               "molecules (0: use molecules)"),
     ("extract", "relax"): (True, _bool, "relax the cell border with the committee mean"),
+    ("extract", "centre_element"): ("", _element, "centre every cell on an atom of this element "
+                                    "in both arms (e.g. 'O', as the paper): fix uq's centre moves "
+                                    "to the nearest such atom, random centres are drawn among "
+                                    "them ('': the selected atom itself)"),
     ("label", "calculator"): ("xtb", _str(), "xtb, vasp, espresso, cp2k or MODULE:FACTORY"),
     ("label", "calculator_config"): ("", _str(), "TOML/YAML file of a DFT code (label)"),
     ("label", "retries"): (1, _int(0), "extra tries of a failed cell"),

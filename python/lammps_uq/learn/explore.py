@@ -271,16 +271,24 @@ def dump_frames(path: Path, elements: list[str]):
         yield atoms
 
 
-def random_regions(pools: list[Path], elements: list[str], count: int, rng) -> list:
-    """``count`` region frames centred on random atoms of random checked frames."""
+def random_regions(pools: list[Path], elements: list[str], count: int, rng,
+                   centre_element: str = "") -> list:
+    """``count`` region frames centred on random atoms (of ``centre_element`` if given) of
+    random checked frames."""
     frames = [f for pool in pools for f in dump_frames(pool, elements)]
     if count and not frames:
         raise CalculationFailed("selection random: no checked frame was dumped")
-    count = min(count, sum(len(f) for f in frames))
+    candidates = [np.arange(len(f)) if not centre_element else
+                  np.nonzero(np.asarray(f.get_chemical_symbols()) == centre_element)[0]
+                  for f in frames]
+    count = min(count, sum(len(c) for c in candidates))
     chosen, regions = set(), []
     while len(regions) < count:
         k = int(rng.integers(len(frames)))
-        atom = int(rng.integers(len(frames[k])))
+        if not len(candidates[k]):
+            continue
+        atom = int(rng.integers(len(frames[k]))) if not centre_element else \
+            int(rng.choice(candidates[k]))
         if (k, atom) in chosen:
             continue
         chosen.add((k, atom))
@@ -290,3 +298,20 @@ def random_regions(pools: list[Path], elements: list[str], count: int, rng) -> l
                           parent_natoms=len(frame), selection="random")
         regions.append(frame)
     return regions
+
+
+def recentre(frame, element: str):
+    """A fix uq region frame centred on the atom of ``element`` nearest its selected centre
+    (``selected_id`` keeps the atom fix uq chose; region frames are unwrapped around it)."""
+    ids = np.asarray(frame.arrays["id"])
+    centre = int(np.nonzero(ids == int(frame.info["centre_id"]))[0][0])
+    of_element = np.nonzero(np.asarray(frame.get_chemical_symbols()) == element)[0]
+    if not len(of_element):
+        raise CalculationFailed(f"extract.centre_element {element}: the region of centre "
+                                f"{frame.info['centre_id']} at step {frame.info.get('step')} "
+                                f"holds no {element} atom")
+    distance = np.linalg.norm(frame.positions[of_element] - frame.positions[centre], axis=1)
+    out = frame.copy()
+    nearest = of_element[distance.argmin()]
+    out.info.update(selected_id=int(ids[centre]), centre_id=int(ids[nearest]))
+    return out

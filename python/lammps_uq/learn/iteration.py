@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .explore import prepared_input, random_regions, run_lammps, max_s_local, template_files
+from .explore import (max_s_local, prepared_input, random_regions, recentre, run_lammps,
+                      template_files)
 from .state import LearnStopped, read_frames, read_json, write_frames, write_json
 
 
@@ -72,7 +73,8 @@ def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
 
 def choose_regions(cfg, folder: Path, runs: list[dict], iteration: int) -> list:
     """``regions.extxyz``: fix uq's centres (highest s_loc first up to max_centres), or as many
-    at random atoms of random checked frames."""
+    at random atoms of random checked frames; moved to / drawn among atoms of
+    ``extract.centre_element`` if set."""
     path = folder / "regions.extxyz"
     if path.exists():
         return read_frames(path)
@@ -90,11 +92,14 @@ def choose_regions(cfg, folder: Path, runs: list[dict], iteration: int) -> list:
     if cfg["selection"] == "random":
         rng = np.random.default_rng([cfg["seed"], iteration, 1])
         pools = [Path(r["folder"]) / "learn_frames.dump" for r in runs]
-        chosen = random_regions(pools, runs[0]["elements"], count, rng)
+        chosen = random_regions(pools, runs[0]["elements"], count, rng,
+                                cfg["extract.centre_element"])
     else:
         order = np.argsort([-float(f.info.get("centre_s_local", 0.0)) for f in frames],
                            kind="stable")
         chosen = [frames[k] for k in sorted(order[:count].tolist())]
+        if cfg["extract.centre_element"]:
+            chosen = [recentre(f, cfg["extract.centre_element"]) for f in chosen]
     write_frames(path, chosen)
     return chosen
 
