@@ -13,9 +13,10 @@ MACE = ('{ num_channels = 8, max_L = 0, r_max = 3.5, MLP_irreps = "8x0e", batch_
 TEMPLATE = """# tiny water box driven by the committee (tests of lammps-uq learn)
 variable        steps index 10
 variable        committee index default
+variable        start_data index water32.data
 units           metal
 atom_style      full
-read_data       water32.data
+read_data       ${start_data}
 bond_style      zero
 bond_coeff      *
 angle_style     zero
@@ -47,6 +48,7 @@ test_data = "test.extxyz"
 max_centres = 2
 [explore]
 templates = ["in.tiny"]
+start_data = "eq/start_*.data"
 files = ["water32.data"]
 steps = 10
 ranks = 2
@@ -78,6 +80,10 @@ def make_inputs(folder: Path, **config) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     write_water_data(water_box(32, density=0.86, seed=3), folder / "water32.data")
+    (folder / "eq").mkdir()
+    for k in range(2):  # the start frames of the runs (explore.start_data)
+        write_water_data(water_box(32, density=0.86, seed=10 + k),
+                         folder / "eq" / f"start_{k}.data")
     (folder / "in.tiny").write_text(TEMPLATE)
     frames = ase.io.read(DATA, ":")
     ase.io.write(folder / "init.extxyz", frames[:4])

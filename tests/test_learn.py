@@ -155,3 +155,26 @@ def test_too_few_training_frames_named_before_mace_fails():
     check_enough_frames(5, hyper)
     with pytest.raises(InputError, match="train.mace.batch_size"):
         check_enough_frames(1, {"batch_size": 1, "valid_fraction": 0.5})
+
+
+def test_start_data_gives_each_run_its_own_frame_the_same_in_both_arms(tmp_path, capsys):
+    """Issue 22 item 3: a different start frame per iteration and seed, common to both arms."""
+    from lammps_uq.learn.explore import start_frame
+
+    for k in range(5):
+        (tmp_path / f"frame_{k}.data").write_text(f"frame {k}\n")
+    base = {"initial_data": "init.extxyz", "explore": {"start_data": "frame_*.data"}}
+    cfg = parse({**base, "seed": 1}, tmp_path)
+    firsts = [start_frame(cfg, k, 0).name for k in range(1, 6)]
+    assert sorted(firsts) == [f"frame_{k}.data" for k in range(5)]  # each once in 5 iterations
+    random_arm = parse({**base, "seed": 1, "selection": "random"}, tmp_path)
+    assert [start_frame(random_arm, k, 0).name for k in range(1, 6)] == firsts
+    other_seed = [start_frame(parse({**base, "seed": 2}, tmp_path), k, 0).name
+                  for k in range(1, 6)]
+    assert other_seed != firsts
+    assert start_frame(parse({"initial_data": "init.extxyz"}, tmp_path), 1, 0) is None
+    config = learn_helpers.make_inputs(tmp_path / "loop")
+    config.write_text(config.read_text().replace('start_data = "eq/start_*.data"',
+                                                 'start_data = "eq/*.dat"'))
+    err = fails(capsys, ["learn", str(config)])
+    assert "explore.start_data: got 'eq/*.dat', which matches no file in" in err

@@ -50,6 +50,9 @@ def test_tiny_loop_end_to_end(finished):
     folder, output = finished
     work, it = folder / "work", folder / "work" / "iter_001"
     assert "learn: iteration 1/1" in output and "done: 1 iterations" in output
+    start = (it / "explore" / "run_0" / "start.data").read_bytes()  # explore.start_data
+    assert start in [p.read_bytes() for p in (folder / "eq").glob("start_*.data")]
+    assert "-var start_data start.data" in output
     prov = json.loads((it / "provenance.json").read_text())
     fix_centres = prov["counts"]["centres_selected_by_fix"]
     assert fix_centres >= 2  # threshold ~0: a centre at every check

@@ -102,6 +102,10 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("explore", "steps"): (1000, _int(1), "MD steps per run (-var steps)"),
     ("explore", "ranks"): (2, _int(1), "MPI ranks per LAMMPS run"),
     ("explore", "threads"): (1, _int(1), "OMP_NUM_THREADS of each rank"),
+    ("explore", "start_data"): ("", _str(), "glob of LAMMPS data files (e.g. frames of a long "
+                                "equilibration): each run starts from one of them, copied as "
+                                "start.data (-var start_data start.data), a different one per "
+                                "iteration and seed, the same in both arms"),
     ("explore", "variables"): ({}, _table, "more -var NAME VALUE for every run (the loop sets steps, committee "
                                       "and iteration)"),
     ("extract", "molecules"): (16, _int(1), "whole molecules per carved cell"),

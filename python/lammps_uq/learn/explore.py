@@ -102,6 +102,30 @@ def run_variables(steps: int, iteration: int, extra: dict) -> dict[str, str]:
     return values
 
 
+def start_files(cfg) -> list[Path]:
+    """The files of ``explore.start_data`` (sorted; [] when unset, refused when none match)."""
+    if not cfg["explore.start_data"]:
+        return []
+    found = sorted(cfg.folder.glob(cfg["explore.start_data"]))
+    if not found:
+        raise InputError(f"CONFIG: explore.start_data: got {cfg['explore.start_data']!r}, which "
+                         f"matches no file in {str(cfg.folder)!r}; expected a glob of LAMMPS data "
+                         "files (relative to the config file)")
+    return found
+
+
+def start_frame(cfg, iteration: int, run: int) -> Path | None:
+    """The start file of run ``run`` of ``iteration`` (None without ``explore.start_data``):
+    a permutation of the files drawn from the seed alone, so both arms of one seed start each
+    iteration from the same frame, and every run of a seed from another one while they last."""
+    files = start_files(cfg)
+    if not files:
+        return None
+    order = np.random.default_rng([cfg["seed"], 2]).permutation(len(files))
+    slot = (iteration - 1) * len(cfg["explore.templates"]) + run
+    return files[int(order[slot % len(files)])]
+
+
 def template_variables(lines: list, before: int) -> dict[str, str | None]:
     """NAME -> VALUE of the template's variable commands before line ``before`` (None: not
     one literal value of style index, equal or string; the loop cannot read it)."""

@@ -23,9 +23,11 @@ from .state import LearnStopped, read_frames, read_json, write_frames, write_jso
 def check_templates(cfg) -> list[str]:
     """Every template readable, with a usable fix uq line (its variables resolved as in
     iteration 1's run), and its files there (before step 0); the elements of their fix lines."""
-    from .explore import run_variables
+    from .explore import run_variables, start_files
 
     variables = run_variables(cfg["explore.steps"], 1, cfg["explore.variables"])
+    if start_files(cfg):  # a glob that matches nothing is refused here
+        variables["start_data"] = "start.data"
     elements: set[str] = set()
     for name in cfg["explore.templates"]:
         template, extra = template_files(name, cfg.folder, cfg["explore.files"])
@@ -41,7 +43,7 @@ def check_templates(cfg) -> list[str]:
 
 def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
     """Run every template once with ``committee``; the runs' records (``.done``)."""
-    from .explore import run_variables
+    from .explore import run_variables, start_frame
 
     records = []
     variables = run_variables(cfg["explore.steps"], int(folder.name[5:]), cfg["explore.variables"])
@@ -56,14 +58,19 @@ def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
             (run / "in.learn").write_text(text)
             for path in extra:
                 shutil.copyfile(path, run / path.name)
+            start = start_frame(cfg, int(folder.name[5:]), j)
+            if start is not None:
+                shutil.copyfile(start, run / "start.data")
             say(f"explore: run {j} ({name}, {cfg['explore.steps']} steps, "
                 f"{cfg['explore.ranks']} ranks)")
-            seconds = run_lammps(run, [str(p) for p in committee], variables,
+            seconds = run_lammps(run, [str(p) for p in committee],
+                                 {**variables, **({"start_data": "start.data"} if start else {})},
                                  cfg["explore.ranks"], cfg["explore.threads"], say)
             regions = read_frames(run / fix.regions)
             done = {"template": str(template), "seconds": round(seconds, 3),
                     "centres": len(regions), "max_s_local": max_s_local(run),
-                    "regions": fix.regions, "elements": fix.elements}
+                    "regions": fix.regions, "elements": fix.elements,
+                    "start_data": str(start) if start else None}
             write_json(run / ".done", done)
             say(f"explore: run {j}: {done['centres']} centres, max s_loc "
                 f"{done['max_s_local']:.4f} eV/Å ({seconds:.0f} s)")
