@@ -7,6 +7,8 @@
    1.05-1.15 g/cm3, 600-800 K, unlike the target) and ``test.extxyz`` (24 frames of independent
    SPC/Fw MD at the target state, 0.86 g/cm3 and 350 K, 64 molecules), labelled with GFN2-xTB,
    the two sets in two processes side by side;
+   ``starts/start_KK.data``: 10 frames of a 10 ps SPC/Fw equilibration of 216 molecules at
+   the target state, the start frames of the explorations (``explore.start_data``);
 2. for every seed, two loops (``selection = "uncertainty"`` and ``"random"``) with the settings
    of ``learn_water.toml``.  Both start from the same committee: the random loop adopts the
    uncertainty loop's iteration 0 (``initial_committee``), trained once.  The loops advance in
@@ -32,9 +34,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 HOT = [(1.05, 600.0, 1), (1.10, 700.0, 2), (1.15, 800.0, 3)]   # density, K, md seed
 TARGET = [(0.86, 350.0, 11), (0.86, 350.0, 12), (0.86, 350.0, 13)]
+STARTS = {"n_molecules": 216, "density": 0.86, "temperature": 350.0, "seed": 21,
+          "burn_in": 2000, "every": 2000, "frames": 10}  # 1 ps burn-in, then a frame per ps
 TINY = {"iterations = 6": "iterations = 1", "max_centres = 10": "max_centres = 2",
-        "steps = 200": "steps = 20", "members = 3": "members = 2", "epochs = 30": "epochs = 2",
-        "finetune_epochs = 10": "finetune_epochs = 1", "molecules = 16": "molecules = 8"}
+        "steps = 300": "steps = 20", "members = 3": "members = 2", "epochs = 30": "epochs = 2",
+        "finetune_epochs = 10": "finetune_epochs = 1", "molecules = 32": "molecules = 8"}
 ARMS = ("uncertainty", "random")
 
 
@@ -67,6 +71,27 @@ def make_data(out: Path, tiny: bool) -> None:
     context = multiprocessing.get_context("spawn")
     with context.Pool(len(jobs)) as pool:
         pool.starmap(label_frames, jobs)
+
+
+def make_starts(out: Path, tiny: bool) -> None:
+    """``data/starts/start_KK.data``: frames of one long SPC/Fw equilibration at the target
+    state (explore.start_data: each exploration starts from one of them)."""
+    from lammps_uq.committee.water import spcfw_frames, write_water_data
+
+    folder = out / "data" / "starts"
+    count = 2 if tiny else STARTS["frames"]
+    if len(list(folder.glob("start_*.data"))) == count:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    every = 200 if tiny else STARTS["every"]
+    frames = spcfw_frames(STARTS["n_molecules"], density=STARTS["density"],
+                          temperature=STARTS["temperature"], seed=STARTS["seed"], every=every,
+                          steps=(200 if tiny else STARTS["burn_in"]) + count * every)
+    for k, frame in enumerate(frames[-count:]):
+        write_water_data(frame, folder / f"start_{k:02d}.data",
+                         title=f"water start frame {k}, step {frame.info['step']} of SPC/Fw "
+                               f"{STARTS} (examples/active_learning/run_fig7.py)")
+    print(f"fig7: {count} start frames in {folder}", flush=True)
 
 
 def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int | None) -> Path:
@@ -184,10 +209,9 @@ def main(argv=None) -> int:
     (out / "data").mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     make_data(out, args.tiny)
+    make_starts(out, args.tiny)
     print(f"fig7: data ready ({time.monotonic() - start:.0f} s)", flush=True)
     shutil.copy(HERE / "in.water-al", out / "in.water-al")
-    water = Path(__file__).resolve().parents[2] / "input_templates" / "water" / "water128.data"
-    shutil.copy(water, out / "water128.data")
     lammps_uq = [sys.executable, "-m", "lammps_uq.cli"]
     total = args.iterations or (1 if args.tiny else 6)
     for level in range(1, total + 1):
