@@ -242,3 +242,17 @@ def test_bond_graph_finds_the_lammps_molecules(water):
     pairs = set(zip(topology.labels.tolist(), graph.labels.tolist()))
     assert len(pairs) == 216
     np.testing.assert_allclose(graph.whole, topology.whole, atol=1e-9)
+
+
+def test_a_molecule_with_a_stretched_bond_across_the_box_edge_stays_whole():
+    """A LAMMPS molecule whose O-H is stretched past the bond criterion (1.6 Å) across the
+    periodic edge: the stray H is placed at its nearest image, not left wrapped (issue 22's
+    hard set found it 2.32 Å away after carving)."""
+    from ase import Atoms
+
+    water = Atoms("OHH", positions=[[0.3, 5.0, 5.0], [8.7, 5.0, 5.0], [0.3, 5.96, 5.0]],
+                  cell=[10.0, 10.0, 10.0], pbc=True)  # H 1.6 Å from O through x = 0
+    water.arrays["mol"] = np.array([1, 1, 1])
+    whole = find_molecules(water).whole
+    assert np.linalg.norm(whole[1] - whole[0]) == pytest.approx(1.6)
+    assert np.linalg.norm(whole[2] - whole[0]) == pytest.approx(0.96)

@@ -87,8 +87,20 @@ def find_molecules(atoms, scale: float = 1.25) -> Molecules:
             if edge == 0:
                 edge, sign = graph[atom, parent[atom]], -1.0
             whole[atom] = whole[parent[atom]] + sign * vectors[int(edge) - 1]
+        _unwrap_unbonded(atoms, labels == m, order, root, whole)
     return Molecules(labels=labels, whole=whole, extended=_extended(labels, whole, i, j, vectors),
                      bonds=np.stack([i, j]))
+
+
+def _unwrap_unbonded(atoms, members, reached, root: int, whole) -> None:
+    """Atoms of a LAMMPS molecule that no bond reaches (an O-H stretched past the bond
+    criterion, a proton on its way): placed at their nearest image of the root's position."""
+    from ase.geometry import find_mic
+
+    stray = np.setdiff1d(np.nonzero(members)[0], reached)
+    if len(stray) and atoms.pbc.any():
+        d, _ = find_mic(atoms.positions[stray] - atoms.positions[root], atoms.cell, atoms.pbc)
+        whole[stray] = whole[root] + d
 
 
 def _extended(labels, whole, i, j, vectors) -> np.ndarray:
