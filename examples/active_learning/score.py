@@ -1,0 +1,153 @@
+"""The primary endpoint of the Fig. 7 experiment (issue 22), across seeds.
+
+    python examples/active_learning/score.py OUT --seeds 1 2 3 4 5 [--hard HARD.extxyz] [--rcut 4]
+
+For every seed S, arm (``uncertainty_seedS``, ``random_seedS`` in ``OUT``, made by
+``run_fig7.py``) and iteration k with a committee: the **hard-set core force MAE** — for each
+cell of the hard set (``data/hard_set.extxyz``, ``hard_set.py``), the mean absolute force
+component of the committee mean over the atoms within ``rcut`` of the cell's centre O
+(``info['centre_index']``), against GFN2-xTB (:func:`selection_check.cell_values`, the same
+core as the mechanism check); averaged over the cells.  Kept per committee in
+``iter_KKK/hard_errors.json`` (computed once; a rerun only adds new iterations).
+
+Per seed, the paired difference d_S = mean over the iterations k >= 1 that both arms have of
+(uncertainty - random).  Across seeds: mean and SD of d_S, the number of seeds where
+uncertainty is lower, a one-sided Wilcoxon signed-rank test and a one-sided sign test (H1:
+uncertainty lower).  Written to ``OUT/score.json`` and drawn in ``OUT/score.png`` (every
+seed, both arms; the differences with their mean and SD; axes from 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ARMS = ("uncertainty", "random")
+
+
+def hard_errors(folder: Path, hard: list, rcut: float) -> dict:
+    """``folder/hard_errors.json``: the committee of ``folder`` on the hard set (once)."""
+    from lammps_uq.committee.calculator import CommitteeCalculator
+    from lammps_uq.learn.state import read_json, write_json
+
+    sys.path.insert(0, str(HERE))
+    from selection_check import cell_values
+
+    path = folder / "hard_errors.json"
+    done = read_json(path)
+    if done is not None and done.get("rcut") == rcut and done.get("cells") == len(hard):
+        return done
+    paths = sorted((folder / "committee").glob("member_*.model"))
+    calc = CommitteeCalculator([str(p) for p in paths], rcut=rcut, label=str(folder))
+    errors = [cell_values(frame, calc, int(frame.info["centre_index"]), rcut)["core_error"]
+              for frame in hard]
+    kinds = [str(frame.info.get("hard_kind", "")) for frame in hard]
+    result = {"rcut": rcut, "cells": len(hard), "core_mae": float(np.mean(errors)),
+              "per_kind": {kind: float(np.mean([e for e, k in zip(errors, kinds) if k == kind]))
+                           for kind in sorted(set(kinds))}, "per_cell": errors}
+    write_json(path, result)
+    print(f"score: {folder}: hard-set core MAE {result['core_mae']:.4f} eV/Å", flush=True)
+    return result
+
+
+def arm_curve(work: Path, hard: list, rcut: float) -> dict[int, float]:
+    """{iteration: hard-set core MAE} of every iteration of one arm that has a committee."""
+    curve = {}
+    for folder in sorted(work.glob("iter_[0-9][0-9][0-9]")):
+        if any((folder / "committee").glob("member_*.model")):
+            curve[int(folder.name[5:])] = hard_errors(folder, hard, rcut)["core_mae"]
+    return curve
+
+
+def paired(curves: dict[str, dict[int, float]]) -> float | None:
+    """Mean over the iterations k >= 1 both arms have of uncertainty - random."""
+    common = sorted(set(curves[ARMS[0]]) & set(curves[ARMS[1]]) - {0})
+    if not common:
+        return None
+    return float(np.mean([curves[ARMS[0]][k] - curves[ARMS[1]][k] for k in common]))
+
+
+def across_seeds(differences: dict[int, float]) -> dict:
+    """Mean, SD, wins and one-sided tests of the per-seed paired differences."""
+    from scipy.stats import binomtest, wilcoxon
+
+    d = np.array(list(differences.values()))
+    wins = int(np.sum(d < 0))
+    out = {"seeds": len(d), "mean": float(d.mean()) if len(d) else None,
+           "sd": float(d.std(ddof=1)) if len(d) > 1 else None, "uncertainty_lower": wins}
+    if len(d) >= 2:
+        out["wilcoxon_p_one_sided"] = float(wilcoxon(d, alternative="less").pvalue)
+        out["sign_test_p_one_sided"] = float(binomtest(wins, len(d), 0.5,
+                                                       alternative="greater").pvalue)
+    return out
+
+
+def plot(curves: dict[int, dict], differences: dict[int, float], path: Path) -> None:
+    from lammps_uq.science.plots import _pyplot
+
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for seed, arms in curves.items():
+        for arm, style in zip(ARMS, ("-", "--")):
+            ks = sorted(arms[arm])
+            left.plot(ks, [arms[arm][k] for k in ks], style, marker="o",
+                      label=f"{arm} seed {seed}")
+    left.set(xlabel="iteration", ylabel="hard-set core force MAE (eV/Å)", ylim=(0, None))
+    left.legend(fontsize=7)
+    seeds = list(differences)
+    right.bar([str(s) for s in seeds], [differences[s] for s in seeds])
+    if len(seeds) > 1:
+        d = np.array([differences[s] for s in seeds])
+        right.axhline(d.mean(), color="k")
+        right.axhspan(d.mean() - d.std(ddof=1), d.mean() + d.std(ddof=1), alpha=0.2)
+    right.axhline(0, color="grey", lw=0.5)
+    right.set(xlabel="seed", ylabel="uncertainty - random, mean over k >= 1 (eV/Å)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def score(out: Path, seeds: list[int], hard_path: Path, rcut: float) -> dict:
+    from lammps_uq.inputs import read_frames
+
+    hard = read_frames(hard_path, "--hard")
+    curves, differences = {}, {}
+    for seed in seeds:
+        works = {arm: out / f"{arm}_seed{seed}" for arm in ARMS}
+        if not all(w.is_dir() for w in works.values()):
+            print(f"score: seed {seed}: both arms' folders are needed; skipped", flush=True)
+            continue
+        curves[seed] = {arm: arm_curve(w, hard, rcut) for arm, w in works.items()}
+        difference = paired(curves[seed])
+        if difference is not None:
+            differences[seed] = difference
+    result = {"hard_set": str(hard_path), "rcut": rcut, "error": "mean |F_mean - REF| "
+              "component over the atoms within rcut of each cell's centre O, mean over cells",
+              "curves": {str(s): {a: {str(k): v for k, v in c.items()} for a, c in arms.items()}
+                         for s, arms in curves.items()},
+              "paired_difference": {str(s): d for s, d in differences.items()},
+              "across_seeds": across_seeds(differences)}
+    (out / "score.json").write_text(json.dumps(result, indent=1) + "\n")
+    plot(curves, differences, out / "score.png")
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path, help="run_fig7.py's --out folder")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--hard", type=Path, default=HERE / "data" / "hard_set.extxyz")
+    parser.add_argument("--rcut", type=float, default=4.0)
+    args = parser.parse_args(argv)
+    result = score(args.out.resolve(), args.seeds, args.hard, args.rcut)
+    print(json.dumps(result["across_seeds"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""examples/active_learning/score.py: the Fig. 7 experiment's primary endpoint across seeds
+(issue 22), on fabricated run folders whose hard-set errors are computed here independently."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+
+from lammps_uq import testing
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "active_learning"))
+import score  # noqa: E402
+
+RCUT = 2.5
+
+
+def core_mae(models, hard) -> float:
+    """Mean over cells of the mean |F_mean - REF| component within RCUT of atom 0 (brute
+    force over the 27 periodic images)."""
+    from lammps_uq.committee.calculator import CommitteeCalculator
+
+    calc = CommitteeCalculator([str(m) for m in models], rcut=RCUT)
+    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+    errors = []
+    for atoms in hard:
+        calc.calculate(atoms)
+        images = atoms.positions[None] + (shifts @ atoms.cell.array)[:, None]
+        core = np.linalg.norm(images - atoms.positions[0], axis=2).min(axis=0) <= RCUT
+        errors.append(np.abs(calc.results["forces"] - atoms.arrays["REF_forces"])[core].mean())
+    return float(np.mean(errors))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """3 seeds x 2 arms, iterations 0 and 1; committees A (models 1, 2) and B (1, 3)."""
+    folder = tmp_path_factory.mktemp("score")
+    models = testing.tiny_water_committee(folder / "models", 3)
+    committees = {"A": models[:2], "B": [models[0], models[2]]}
+    hard = []
+    for k in range(3):
+        atoms = testing.water_box(8, seed=k)
+        atoms.arrays["REF_forces"] = np.random.default_rng(k).normal(0, 0.5, (len(atoms), 3))
+        atoms.info.update(centre_index=0, hard_kind=["hot450", "proton", "hot450"][k])
+        hard.append(atoms)
+    ase.io.write(folder / "hard.extxyz", hard)
+    # uncertainty gets B at iteration 1 for seeds 1 and 2, A for seed 3 (random: the other)
+    plan = {1: ("B", "A"), 2: ("B", "A"), 3: ("A", "B")}
+    for seed, (unc, rnd) in plan.items():
+        for arm, name in zip(score.ARMS, (unc, rnd)):
+            for k, which in ((0, "A"), (1, name)):
+                target = folder / f"{arm}_seed{seed}" / f"iter_{k:03d}" / "committee"
+                target.mkdir(parents=True)
+                for m, path in enumerate(committees[which]):
+                    shutil.copy(path, target / f"member_{m + 1}.model")
+    hard = ase.io.read(folder / "hard.extxyz", ":")  # as the script reads them
+    expected = {name: core_mae(paths, hard) for name, paths in committees.items()}
+    return folder, plan, expected
+
+
+def test_primary_endpoint_across_seeds(run, capsys):
+    folder, plan, expected = run
+    assert score.main([str(folder), "--seeds", "1", "2", "3", "--hard",
+                       str(folder / "hard.extxyz"), "--rcut", str(RCUT)]) == 0
+    result = json.loads((folder / "score.json").read_text())
+    for seed, (unc, rnd) in plan.items():
+        curves = result["curves"][str(seed)]
+        assert curves["uncertainty"]["0"] == pytest.approx(expected["A"], rel=1e-9)
+        assert curves["uncertainty"]["1"] == pytest.approx(expected[unc], rel=1e-9)
+        assert curves["random"]["1"] == pytest.approx(expected[rnd], rel=1e-9)
+        assert result["paired_difference"][str(seed)] == pytest.approx(
+            expected[unc] - expected[rnd], rel=1e-9)  # iteration 0 is not in the mean
+    gap = expected["B"] - expected["A"]
+    assert gap != 0
+    d = np.array([gap, gap, -gap])
+    stats = result["across_seeds"]
+    assert stats["seeds"] == 3 and stats["mean"] == pytest.approx(d.mean())
+    assert stats["sd"] == pytest.approx(d.std(ddof=1))
+    assert stats["uncertainty_lower"] == int(np.sum(d < 0))
+    from scipy.stats import binomtest, wilcoxon
+
+    assert stats["wilcoxon_p_one_sided"] == pytest.approx(
+        wilcoxon(d, alternative="less").pvalue)
+    assert stats["sign_test_p_one_sided"] == pytest.approx(
+        binomtest(int(np.sum(d < 0)), 3, 0.5, alternative="greater").pvalue)
+    assert (folder / "score.png").stat().st_size > 10000
+    cached = json.loads((folder / "random_seed1" / "iter_001" / "hard_errors.json").read_text())
+    assert cached["cells"] == 3 and set(cached["per_kind"]) == {"hot450", "proton"}
+    capsys.readouterr()
+    score.main([str(folder), "--seeds", "1", "--hard", str(folder / "hard.extxyz"),
+                "--rcut", str(RCUT)])  # a rerun evaluates nothing again
+    assert "hard-set core MAE" not in capsys.readouterr().out
+
+
+def test_shipped_hard_set_has_what_score_reads():
+    hard = ase.io.read(Path(score.HERE) / "data" / "hard_set.extxyz", ":")
+    assert len(hard) == 36
+    for atoms in hard:
+        assert atoms.get_chemical_symbols()[int(atoms.info["centre_index"])] == "O"
+        assert "REF_forces" in atoms.arrays and atoms.info["hard_kind"]
