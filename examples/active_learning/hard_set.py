@@ -229,7 +229,7 @@ def run_cells(run: dict, options, border: str, tiny: bool) -> list:
 def label(cell, k: int):
     """GFN2-xTB energy, forces and stress of a cell, as ``lammps-uq label`` computes them."""
     from lammps_uq.extract.label_process import checked, compute
-    from lammps_uq.extract.labelling import labelled_frame
+    from lammps_uq.extract.label_output import labelled_frame
 
     with tempfile.TemporaryDirectory() as tmp:
         result = compute({"atoms": cell, "spec": "xtb", "config": {}}, Path(tmp))
@@ -257,7 +257,7 @@ def check_done(frames, runs: list[dict], tiny: bool, border: str) -> None:
 
 def check_same(frame, cell, k: int) -> None:
     """A regenerated cell must be the structure labelled before (the set is deterministic)."""
-    from lammps_uq.extract.labelling import cell_digest
+    from lammps_uq.extract.label_output import cell_digest
 
     if frame.info.get("cell_digest") != cell_digest(cell):
         raise SystemExit(f"hard_set: cell {k} regenerated differs from the labelled one "
@@ -269,7 +269,7 @@ def generate(out: Path, tiny: bool = False, border: str = "spcfw") -> int:
     import ase.io
 
     from lammps_uq.committee.train_default import _truncate_to_complete
-    from lammps_uq.extract.labelling import append_frame
+    from lammps_uq.extract.label_output import append_frame
 
     path = out / "hard_set.extxyz"
     runs = plan(tiny)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .labelling import FailureLog
+from .label_output import FailureLog
 
 CARVE_FIELDS = ("molecules", "radius", "box", "cluster", "vacuum", "committee", "dtype", "relax",
                 "fixed_fraction", "pad", "shrink", "bfgs_steps", "contact", "contact_k", "format")
@@ -108,26 +108,10 @@ class Writer:
         return False, None
 
 
-class FrameFailures(FailureLog):
-    """``DIR/extract.failed.json``: {frame index: {reason, step}}, written atomically (label's
-    failure log, keyed by the index of a region frame)."""
-
-    def __init__(self, out: Path):
-        super().__init__(out / "extract")
-
-    def record(self, index: int, step, reason: str) -> None:  # type: ignore[override]
-        step = step.item() if hasattr(step, "item") else step
-        self.entries[str(index)] = {"reason": reason, "step": step}
-        self._save()
-
-    def resolve(self, index: int) -> None:  # type: ignore[override]
-        super().resolve(str(index))
-
-
 class Tally:
     """Frames carved, already there and failed (each failure recorded); futures running."""
 
-    def __init__(self, progress, failures: FrameFailures):
+    def __init__(self, progress, failures: FailureLog):
         self.written = self.skipped = self.failed = 0
         self.futures: dict = {}
         self.progress, self.failures = progress, failures
@@ -139,7 +123,8 @@ class Tally:
 
     def fail(self, index: int, step, reason: str) -> None:
         print(f"lammps-uq extract: frame {index} failed: {reason}", file=sys.stderr, flush=True)
-        self.failures.record(index, step, reason)
+        step = step.item() if hasattr(step, "item") else step
+        self.failures.record(index, reason=reason, step=step)
         self.failed += 1
         self.progress.failed += 1
 
@@ -180,7 +165,8 @@ def extract(regions, out: Path, settings, executor, *, follow: bool = False,
     from .follow import FrameFollower
 
     follower = FrameFollower(regions, "REGIONS")
-    tally = Tally(progress or Progress("lammps-uq extract"), FrameFailures(out))
+    tally = Tally(progress or Progress("lammps-uq extract"),
+                  FailureLog(out / "extract.failed.json", "extract"))
     told = False
     while True:
         writer = Writer(regions, until_pid if follow else None)  # known before reading

@@ -12,6 +12,10 @@ from __future__ import annotations
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
+from .label_output import (FailureLog, append_frame, failures_path, folder_name,
+                           labelled_frame)
+from .label_process import kill_running, label_task, reason_of
+
 
 class LabelQueue:
     """Label ``todo`` ({cell_id: (cell_id, source, atoms)}) into ``output``."""
@@ -19,22 +23,19 @@ class LabelQueue:
     def __init__(self, todo: dict, output: Path, spec: str, config: dict, executor, retries: int,
                  timeout: float | None, progress):
         from .executors import capacity
-        from .labelling import FailureLog
 
         self.todo, self.output, self.spec, self.config = todo, output, spec, config
         self.executor, self.retries, self.timeout, self.progress = executor, retries, timeout, \
             progress
         self.waiting = list(todo)
         self.window = capacity(executor) or max(1, len(todo))
-        self.failures = FailureLog(output)
+        self.failures = FailureLog(failures_path(output))
         self.workdir = Path(f"{output}.work").resolve()
         self.attempts: dict[str, int] = {}
         self.futures: dict = {}
         self.labelled = self.failed = 0
 
     def folder(self, cell_id: str) -> Path:
-        from .labelling import folder_name
-
         return self.workdir / folder_name(cell_id)
 
     def run(self) -> None:
@@ -53,8 +54,6 @@ class LabelQueue:
         self.progress.show(force=True)
 
     def fill(self) -> None:
-        from .label_process import label_task
-
         while self.waiting and len(self.futures) < self.window:
             cell_id = self.waiting.pop(0)
             self.attempts[cell_id] = self.attempts.get(cell_id, 0) + 1
@@ -64,9 +63,6 @@ class LabelQueue:
             self.futures[future] = cell_id
 
     def collect(self, future) -> None:
-        from .label_process import reason_of
-        from .labelling import append_frame, labelled_frame
-
         cell_id = self.futures.pop(future)
         _, source, atoms = self.todo[cell_id]
         try:
@@ -76,7 +72,8 @@ class LabelQueue:
             if self.attempts[cell_id] <= self.retries:
                 self.waiting.insert(0, cell_id)
                 return
-            self.failures.record(cell_id, source, self.attempts[cell_id], reason)
+            self.failures.record(cell_id, source=source, attempts=self.attempts[cell_id],
+                                 reason=reason)
             self.failed += 1
             self.progress.failed += 1
             return
@@ -87,8 +84,6 @@ class LabelQueue:
 
     def stop(self) -> None:
         """Interrupted: cancel the queued cells, kill the running ones, keep the finished."""
-        from .label_process import kill_running
-
         for future in self.futures:
             future.cancel()
         kill_running([self.folder(c) for f, c in self.futures.items() if not f.done()])

@@ -20,24 +20,12 @@ label finished and writes nothing half-done.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError
-
-
-def cell_digest(atoms) -> str:
-    """A hash of the structure (elements, positions to 1e-6 Å, cell, pbc)."""
-    digest = hashlib.sha256()
-    for part in (atoms.numbers.astype(np.int64), np.round(atoms.positions, 6) + 0.0,
-                 np.round(atoms.cell.array, 6) + 0.0, np.asarray(atoms.pbc, dtype=bool)):
-        digest.update(np.ascontiguousarray(part).tobytes())
-    return "sha256:" + digest.hexdigest()[:16]  # never all digits: extxyz would read a number
+from .label_output import cell_digest, failures_path, folder_name, labelled_ids, locked
+from .label_queue import LabelQueue
 
 
 def gather_cells(paths: list[str]) -> list[tuple[str, str, object]]:
@@ -87,93 +75,6 @@ def _distinct(cells: list) -> list:
     return out
 
 
-def labelled_frame(atoms, result: dict, cell_id: str, source: str, spec: str):
-    frame = atoms.copy()
-    frame.calc = None
-    for key in ("energy", "forces", "stress"):  # no stale unprefixed results
-        frame.info.pop(key, None)
-        frame.arrays.pop(key, None)
-    frame.info["REF_energy"] = result["energy"]
-    frame.arrays["REF_forces"] = result["forces"]
-    if "stress" in result:
-        frame.info["REF_stress"] = result["stress"]
-    frame.info.update(cell_id=cell_id, cell_digest=cell_digest(atoms), label_source=source,
-                      label_calculator=spec)
-    return frame
-
-
-def append_frame(path: Path, frame) -> None:
-    import io
-
-    import ase.io
-
-    buffer = io.StringIO()
-    ase.io.write(buffer, frame, format="extxyz")
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(buffer.getvalue())
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def labelled_ids(path: Path) -> dict[str, str | None]:
-    """{cell_id: cell_digest (None in files of before the digest)} of every whole frame of an
-    existing output (a torn tail is cut off)."""
-    from .follow import FrameFollower, cut_torn_tail
-
-    if not path.exists():
-        return {}
-    cut_torn_tail(path)
-    return {str(atoms.info.get("cell_id")): atoms.info.get("cell_digest")
-            for _, atoms in FrameFollower(path, "--output").new_frames()}
-
-
-@contextmanager
-def locked(output: Path):
-    """Hold a lock on ``output`` (made if missing): a second run on it waits for the first."""
-    from .locks import hold
-
-    try:
-        handle = open(output, "a", encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"--output: got {str(output)!r}, which cannot be written "
-                         f"({exc.strerror}); expected a writable extxyz file") from exc
-    with handle:
-        hold(handle, f"lammps-uq label: another label run writes {output}; waiting for it")
-        yield
-
-
-class FailureLog:
-    """``OUTPUT.failed.json``: {cell_id: {source, attempts, reason}}, written atomically."""
-
-    def __init__(self, output: Path):
-        self.path = output.with_name(output.stem + ".failed.json")
-        self.entries = {}
-        if self.path.exists():
-            try:
-                self.entries = json.loads(self.path.read_text())
-            except ValueError as exc:
-                raise InputError(f"--output: {str(self.path)!r} is not valid JSON ({exc}); "
-                                 "expected the failure records of lammps-uq label (delete the "
-                                 "file to start them afresh)") from exc
-            if not isinstance(self.entries, dict):
-                raise InputError(f"--output: {str(self.path)!r} holds no table; expected the "
-                                 "failure records of lammps-uq label (delete the file)")
-
-    def record(self, cell_id: str, source: str, attempts: int, reason: str) -> None:
-        self.entries[cell_id] = {"source": source, "attempts": attempts, "reason": reason}
-        self._save()
-
-    def resolve(self, cell_id: str) -> None:
-        if self.entries.pop(cell_id, None) is not None:
-            self._save()
-
-    def _save(self) -> None:
-        from .carve_io import write_atomic
-
-        text = json.dumps(self.entries, indent=1, sort_keys=True) + "\n"
-        write_atomic(self.path, lambda p: Path(p).write_text(text))
-
-
 def to_label(cells, have: dict, output: Path) -> dict:
     """{cell_id: cell} of the cells not in the output yet; a name labelled there with another
     structure is refused."""
@@ -193,7 +94,6 @@ def label_cells(cells, output: Path, spec: str, config: dict, executor, *, retri
                 timeout: float | None = None, progress=None) -> tuple[int, int, int]:
     """Label the cells not in ``output`` yet; returns (labelled, already there, failed)."""
     from .executors import Progress
-    from .label_queue import LabelQueue
 
     with locked(output):
         todo = to_label(cells, labelled_ids(output), output)
@@ -211,11 +111,6 @@ def write_all_inputs(cells, output: Path, spec: str, config: dict) -> int:
     for cell_id, _, atoms in cells:
         write_inputs(spec, config, atoms, str(root / folder_name(cell_id)))
     return len(cells)
-
-
-def folder_name(cell_id: str) -> str:
-    """The cell's working folder name (``FOLDER/NAME:K`` ids hold a slash and a colon)."""
-    return cell_id.replace("/", "__").replace(":", "_")
 
 
 def check_output(path: str) -> Path:
@@ -253,5 +148,5 @@ def run(args) -> int:
         labelled, skipped, failed = label_cells(cells, output, args.calculator, config, executor,
                                                 retries=args.retries, timeout=args.timeout)
     print(f"lammps-uq label: {labelled} cells labelled, {skipped} already there, {failed} failed"
-          + (f" (reasons in {FailureLog(output).path})" if failed else ""))
+          + (f" (reasons in {failures_path(output)})" if failed else ""))
     return 0 if failed == 0 else 1

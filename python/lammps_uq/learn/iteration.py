@@ -141,7 +141,8 @@ def carve_cells(cfg, folder: Path, committee, executor, say) -> int:
 
 def label(cfg, folder: Path, executor, say) -> list:
     """Label the carved cells (resumable); the labelled frames, sorted by cell_id."""
-    from ..extract.labelling import FailureLog, gather_cells, label_cells
+    from ..extract.label_output import FailureLog, failures_path
+    from ..extract.labelling import gather_cells, label_cells
     from ..extract.reference_calcs import load_config
 
     output = folder / "labelled.extxyz"
@@ -154,7 +155,7 @@ def label(cfg, folder: Path, executor, say) -> list:
             cells, output, cfg["label.calculator"], config, executor,
             retries=cfg["label.retries"], timeout=cfg["label.timeout"] or None)
         if labelled + skipped == 0:
-            reasons = FailureLog(output)
+            reasons = FailureLog(failures_path(output))
             first = next(iter(reasons.entries.values()), {}).get("reason", "?")
             raise LearnStopped(f"label: every one of the {len(cells)} cells failed to label "
                                f"(first reason: {first}; all in {reasons.path})")

@@ -70,8 +70,8 @@ def write_training_set(cfg, work: Path, folder: Path, iteration: int) -> int:
         frames = []
         for k in range(iteration + 1):
             frames += read_frames(iteration_dir(work, k) / "train_new.extxyz")
-        never_tested_on(cfg, frames, f"train: the training set of iteration {iteration}",
-                        LearnStopped)
+        never_tested_on(cfg, frames, test_frames(cfg),
+                        f"train: the training set of iteration {iteration}", LearnStopped)
         write_frames(folder / "train.extxyz", frames)
     return len(read_frames(folder / "train.extxyz"))
 
@@ -128,17 +128,21 @@ def labelled_frames(cfg, key: str) -> list:
     return frames
 
 
-def never_tested_on(cfg, frames: list, what: str, error=None) -> None:
-    """Refuse training ``frames`` of which one is a ``test_data`` frame (the same structure,
-    by :func:`~lammps_uq.extract.labelling.cell_digest`): test frames are never trained on."""
-    from ..errors import InputError
-    from ..extract.labelling import cell_digest
+def test_frames(cfg) -> list:
+    """The ``test_data`` frames, checked labelled ([] without test_data)."""
+    return labelled_frames(cfg, "test_data") if cfg["test_data"] else []
 
-    if not cfg["test_data"]:
-        return
-    tests = {cell_digest(f): j for j, f in enumerate(labelled_frames(cfg, "test_data"))}
+
+def never_tested_on(cfg, frames: list, tests: list, what: str, error=None) -> None:
+    """Refuse training ``frames`` of which one is one of ``tests`` (the ``test_data`` frames;
+    the same structure by :func:`~lammps_uq.extract.label_output.cell_digest`): test frames
+    are never trained on."""
+    from ..errors import InputError
+    from ..extract.label_output import cell_digest
+
+    digests = {cell_digest(f): j for j, f in enumerate(tests)}
     for k, atoms in enumerate(frames):
-        j = tests.get(cell_digest(atoms))
+        j = digests.get(cell_digest(atoms))
         if j is not None:
             raise (error or InputError)(
                 f"{what}: frame {k} is frame {j} of test_data {cfg['test_data']!r}; expected "
@@ -169,8 +173,7 @@ def check_inputs(cfg, work: Path) -> tuple[list | None, list[str]]:
         load_parsl_config(str(cfg.path("executor.parsl_config")), "CONFIG: executor.parsl_config")
     if cfg["initial_committee"]:
         initial_committee(cfg)
-    if cfg["test_data"]:
-        labelled_frames(cfg, "test_data")
+    tests = test_frames(cfg)
     if (iteration_dir(work, 0) / "split.json").exists():
         for name in ("train_new.extxyz", "holdout.extxyz"):
             elements.update(s for f in read_frames(iteration_dir(work, 0) / name)
@@ -178,7 +181,7 @@ def check_inputs(cfg, work: Path) -> tuple[list | None, list[str]]:
         check_e0s(cfg, sorted(elements))
         return None, sorted(elements)
     initial = labelled_frames(cfg, "initial_data")
-    never_tested_on(cfg, initial, "CONFIG: initial_data")
+    never_tested_on(cfg, initial, tests, "CONFIG: initial_data")
     elements.update(s for f in initial for s in f.get_chemical_symbols())
     check_e0s(cfg, sorted(elements))
     return initial, sorted(elements)
