@@ -102,6 +102,15 @@ def run_variables(steps: int, iteration: int, extra: dict) -> dict[str, str]:
     return values
 
 
+def loop_variables(cfg, iteration: int) -> dict[str, str]:
+    """The ``-var`` of every run of ``iteration`` (:func:`run_variables`), with ``start_data
+    start.data`` when ``explore.start_data`` is set (refused there if it matches no file)."""
+    values = run_variables(cfg["explore.steps"], iteration, cfg["explore.variables"])
+    if start_files(cfg):
+        values["start_data"] = "start.data"
+    return values
+
+
 def start_files(cfg) -> list[Path]:
     """The files of ``explore.start_data`` (sorted; [] when unset, refused when none match)."""
     if not cfg["explore.start_data"]:

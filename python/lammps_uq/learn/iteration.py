@@ -23,11 +23,9 @@ from .state import LearnStopped, read_frames, read_json, write_frames, write_jso
 def check_templates(cfg) -> list[str]:
     """Every template readable, with a usable fix uq line (its variables resolved as in
     iteration 1's run), and its files there (before step 0); the elements of their fix lines."""
-    from .explore import run_variables, start_files
+    from .explore import loop_variables
 
-    variables = run_variables(cfg["explore.steps"], 1, cfg["explore.variables"])
-    if start_files(cfg):  # a glob that matches nothing is refused here
-        variables["start_data"] = "start.data"
+    variables = loop_variables(cfg, 1)
     elements: set[str] = set()
     for name in cfg["explore.templates"]:
         template, extra = template_files(name, cfg.folder, cfg["explore.files"])
@@ -43,10 +41,10 @@ def check_templates(cfg) -> list[str]:
 
 def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
     """Run every template once with ``committee``; the runs' records (``.done``)."""
-    from .explore import run_variables, start_frame
+    from .explore import loop_variables, start_frame
 
     records = []
-    variables = run_variables(cfg["explore.steps"], int(folder.name[5:]), cfg["explore.variables"])
+    variables = loop_variables(cfg, int(folder.name[5:]))
     for j, name in enumerate(cfg["explore.templates"]):
         run = folder / "explore" / f"run_{j}"
         done = read_json(run / ".done")
@@ -63,8 +61,7 @@ def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
                 shutil.copyfile(start, run / "start.data")
             say(f"explore: run {j} ({name}, {cfg['explore.steps']} steps, "
                 f"{cfg['explore.ranks']} ranks)")
-            seconds = run_lammps(run, [str(p) for p in committee],
-                                 {**variables, **({"start_data": "start.data"} if start else {})},
+            seconds = run_lammps(run, [str(p) for p in committee], variables,
                                  cfg["explore.ranks"], cfg["explore.threads"], say)
             regions = read_frames(run / fix.regions)
             done = {"template": str(template), "seconds": round(seconds, 3),
