@@ -258,12 +258,12 @@ def test_cells_and_dft_inputs_get_the_umask(files, tmp_path, capsys):
 
 
 def test_a_bug_is_one_line_marked_internal_and_minus_t_shows_it(monkeypatch, capsys):
-    from lammps_uq.cli import app as cli
+    from lammps_uq.cli import info
 
     def broken(_args):
         raise ZeroDivisionError("division by zero\nsecond line")
 
-    monkeypatch.setattr(cli, "_info", broken)
+    monkeypatch.setattr(info, "run", broken)  # loaded by its name when info runs
     with pytest.raises(SystemExit) as info:
         main(["info"])
     assert info.value.code == 1

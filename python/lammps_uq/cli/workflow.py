@@ -1,48 +1,46 @@
-"""The workflow subcommands of ``lammps-uq``: ``extract`` (carve a growing region file) and
-``label`` (reference energies and forces of carved cells).  Imported by :mod:`lammps_uq.cli`;
-the work itself is imported lazily from :mod:`lammps_uq.extract.consumer` and
-:mod:`lammps_uq.extract.labelling`."""
+"""The arguments of the workflow subcommands of ``lammps-uq``: ``carve`` (region frames into
+cells) and ``label`` (reference energies and forces of carved cells), and ``carve`` itself.
+
+``extract`` takes its arguments from :mod:`lammps_uq.extract.consumer_main` (the consumer
+process that fix uq starts accepts the same words); ``extract`` and ``label`` run in
+:mod:`lammps_uq.extract.consumer` and :mod:`lammps_uq.extract.labelling` (see the table of
+:mod:`lammps_uq.cli.app`).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 
-def _executor_options(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_argument_group("where the tasks run")
-    where.add_argument("--workers", type=int, default=1,
-                       help="local worker processes (spawned; 0: in this process)")
-    where.add_argument("--parsl-config",
-                       help="Python file defining `config` (a parsl.config.Config): run on Parsl")
-
-
-def _lazy(module: str):
-    def run(args):
-        from importlib import import_module
-
-        return import_module(f"lammps_uq.{module}").run(args)
-    return run
-
-
-def add_extract(sub) -> None:
+def add_carve(carve: argparse.ArgumentParser) -> None:
     from ..extract.carve_args import add_carve_options
 
-    ex = sub.add_parser("extract", help="carve the frames of a region file, following it as it grows")
-    ex.add_argument("regions", help="the region file of fix uq (extxyz, appended while it runs)")
-    add_carve_options(ex)
-    ex.add_argument("--follow", action="store_true",
-                    help="keep reading new frames until REGIONS.done (written by fix uq at the "
-                         "end of a run) covers them, or --until-pid exits")
-    ex.add_argument("--until-pid", type=int, help="with --follow: stop when this process is gone")
-    ex.add_argument("--poll", type=float, default=0.5, help="seconds between reads (--follow)")
-    ex.add_argument("--nice", type=int, default=0, help="lower this process's priority by N")
-    _executor_options(ex)
-    ex.set_defaults(run=_lazy("consumer"))
+    carve.add_argument("regions", help="extxyz: fix uq regions, or any frame with --centre-index")
+    add_carve_options(carve)
 
 
-def add_label(sub) -> None:
-    lab = sub.add_parser("label", help="reference energies/forces/stress of carved cells")
-    lab.add_argument("cells", nargs="+", help="folders of carved cells (cell_*.extxyz) or extxyz files")
+def carve(args: argparse.Namespace) -> int:
+    """Carve region frames into small cells (see lammps_uq.extract.carve)."""
+    from pathlib import Path
+
+    from ..extract.carve_io import carve_file, carve_settings
+    from ..inputs import output_dir, require_file
+
+    require_file(args.regions, "REGIONS")
+    options, calculator, provenance = carve_settings(args)
+    output_dir(args.output, "--output")
+    written, skipped, failed = carve_file(args.regions, Path(args.output), options,
+                                          calculator=calculator, fmt=args.format,
+                                          centre_index=args.centre_index, provenance=provenance)
+    print(f"lammps-uq carve: {written} cells written, {skipped} already there, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def add_label(lab: argparse.ArgumentParser) -> None:
+    from ..extract.carve_args import add_executor_options
+
+    lab.add_argument("cells", nargs="+",
+                     help="folders of carved cells (cell_*.extxyz) or extxyz files")
     lab.add_argument("-o", "--output", required=True, help="labelled extxyz (appended, resumable)")
     lab.add_argument("--calculator", required=True,
                      help="xtb, vasp, espresso, cp2k or MODULE:FACTORY")
@@ -52,10 +50,4 @@ def add_label(sub) -> None:
     lab.add_argument("--timeout", type=float, help="seconds one label may take")
     lab.add_argument("--inputs-only", action="store_true",
                      help="write each cell's calculator input into OUTPUT.inputs/ and stop")
-    _executor_options(lab)
-    lab.set_defaults(run=_lazy("labelling"))
-
-
-def add_workflow(sub) -> None:
-    add_extract(sub)
-    add_label(sub)
+    add_executor_options(lab)

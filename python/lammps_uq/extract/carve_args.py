@@ -1,7 +1,9 @@
-"""The options of ``lammps-uq carve``, shared by ``lammps-uq extract`` and ``fix uq ... carve``.
+"""The options of ``lammps-uq carve``, shared by ``lammps-uq extract`` and ``fix uq ... carve``,
+and the executor options of ``extract`` and ``label``.
 
-Kept apart from the CLI so that library code (the fix's in-situ carving) can check carve words
-without importing the command-line module.
+Kept apart from the CLI so that library code (the fix's in-situ carving and its consumer
+process, :mod:`lammps_uq.extract.consumer_main`) can check carve words without importing the
+command-line package.
 """
 
 from __future__ import annotations
@@ -33,9 +35,19 @@ def add_carve_options(carve: argparse.ArgumentParser) -> None:
     relax.add_argument("--shrink", type=float, default=0.2, help="Å removed per direction a cycle")
     relax.add_argument("--bfgs-steps", type=int, default=5, help="BFGS steps per cycle")
     relax.add_argument("--contact", type=float, default=1.0,
-                       help="contact wall at this fraction of the parent's closest contacts; 0: off")
+                       help="contact wall at this fraction of the parent's closest contacts; "
+                            "0: off")
     relax.add_argument("--contact-k", type=float, default=10.0, help="wall stiffness, eV/Å²")
     carve.add_argument("--format", help="also write DFT input: vasp or espresso")
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """``--workers`` and ``--parsl-config``: where the tasks of extract or label run."""
+    where = parser.add_argument_group("where the tasks run")
+    where.add_argument("--workers", type=int, default=1,
+                       help="local worker processes (spawned; 0: in this process)")
+    where.add_argument("--parsl-config",
+                       help="Python file defining `config` (a parsl.config.Config): run on Parsl")
 
 
 class _Refusing(argparse.ArgumentParser):

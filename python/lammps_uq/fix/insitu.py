@@ -2,10 +2,11 @@
 
 At fix creation the words are checked (and DIR made); at the first region frame of a run,
 rank 0 starts ``lammps-uq extract REGIONS -o DIR --follow --until-pid PID`` as a fresh
-interpreter (``sys.executable -m lammps_uq.cli``).  At the end of every run (``post_run``) the fix writes the done marker and,
-unless ``--no-wait`` is among the carve words, waits until the consumer has carved every frame
-written so far.  A later run starts a new consumer (the lock in DIR makes it wait for an old
-one).
+interpreter, through the extract layer's own entry (``sys.executable -m``
+:mod:`lammps_uq.extract.consumer_main`, never the command-line package above this layer).  At
+the end of every run (``post_run``) the fix writes the done marker and, unless ``--no-wait`` is
+among the carve words, waits until the consumer has carved every frame written so far.  A
+later run starts a new consumer (the lock in DIR makes it wait for an old one).
 
 Why this is safe under MPI: ``subprocess.Popen`` with ``close_fds=True`` and no
 ``preexec_fn`` starts the child with ``vfork`` + ``exec`` (CPython >= 3.10 on Linux): the
@@ -29,6 +30,7 @@ from ..errors import InputError
 
 MPI_ENV = ("PMI_", "PMIX_", "OMPI_", "HYDRA_", "HYDI_", "MPIR_", "MPI_LOCAL")
 NICE = 10
+CONSUMER = "lammps_uq.extract.consumer_main"  # takes the words of lammps-uq extract
 
 
 def python_executable() -> str:
@@ -79,7 +81,7 @@ class InSituExtract:
         # file, so it never reads a region file left over from an earlier job
 
     def command(self) -> list[str]:
-        return [python_executable(), "-m", "lammps_uq.cli", "extract", self.regions,
+        return [python_executable(), "-m", CONSUMER, self.regions,
                 "-o", *self.argv, "--follow", "--until-pid", str(os.getpid()), "--nice", str(NICE)]
 
     def start(self) -> None:
