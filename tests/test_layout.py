@@ -1,25 +1,27 @@
-"""The package's layers: no import cycle, no layer importing one above it, old names still work.
+"""The package's layers: no import cycle, no layer importing one above it.
 
 A static scan of every ``import`` in ``python/lammps_uq`` (module level and inside functions:
-a lazy import is still a dependency).
+a lazy import is still a dependency) and of every module named in a string, which is imported
+all the same: ``import_module("lammps_uq.X")``, a ``"lammps_uq.X:function"`` of the CLI's table,
+``"-m", "lammps_uq.X"`` or ``-m lammps_uq.X`` of a command line (docstrings aside).
 """
 
 import ast
-import importlib
-import subprocess
-import sys
+import re
 from pathlib import Path
 
 import pytest
 
 import lammps_uq
-from lammps_uq._moved import HOMES
 
-ROOT = Path(lammps_uq.__file__).parent
+ROOT = Path(lammps_uq.__file__).resolve().parent  # the tree itself, not a venv of symlinks
 # bottom to top: a module may import its own layer and the layers below it
 LAYERS = ["base", "science", "committee", "inputs", "extract", "fix", "learn", "cli"]
-BASE = {"lammps_uq", "lammps_uq._moved", "lammps_uq._plugin", "lammps_uq.errors",
+BASE = {"lammps_uq", "lammps_uq._plugin", "lammps_uq.errors", "lammps_uq.exits",
         "lammps_uq.testing"}
+MODULE = r"lammps_uq(?:\.\w+)+"
+WHOLE = re.compile(rf"({MODULE})(?::\w+)?")  # a string that is a module or module:function
+DASH_M = re.compile(rf"-m\s+({MODULE})")  # python -m MODULE inside a longer string
 
 
 def module_name(path: Path) -> str:
@@ -27,26 +29,57 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports_of(path: Path) -> set:
-    """Names of lammps_uq modules that ``path`` imports (relative imports resolved)."""
-    name = module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+def is_module(name: str) -> bool:
+    where = ROOT.parent / name.replace(".", "/")
+    return where.with_suffix(".py").exists() or where.is_dir()
+
+
+def docstrings(tree: ast.AST) -> set:
+    """The ids of the docstring nodes of ``tree`` (its module's, classes' and functions')."""
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return {id(node.body[0].value) for node in ast.walk(tree) if isinstance(node, kinds)
+            and node.body and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)}
+
+
+def string_imports(tree: ast.AST) -> set:
+    """The lammps_uq modules named in the strings of ``tree`` (see the module docstring)."""
+    skip, found = docstrings(tree), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and id(node) not in skip:
+            whole = WHOLE.fullmatch(node.value)
+            found |= {whole.group(1)} if whole else set()
+            found |= set(DASH_M.findall(node.value))
+    return found
+
+
+def statement_imports(tree: ast.AST, name: str, package: bool = False) -> set:
+    """The lammps_uq modules that the import statements of ``tree`` (module ``name``) name,
+    relative ones resolved.  ``package``: the tree is the package's ``__init__.py``."""
+    package_name = name if package else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                parts = package_name.split(".")
+                anchor = parts[: len(parts) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             if base.startswith("lammps_uq"):
                 for alias in node.names:  # `from pkg import module` names a module
                     sub = f"{base}.{alias.name}"
-                    found.add(sub if (ROOT.parent / sub.replace(".", "/")).with_suffix(".py")
-                              .exists() or (ROOT.parent / sub.replace(".", "/")).is_dir() else base)
+                    found.add(sub if is_module(sub) else base)
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("lammps_uq")}
-    found.discard(name)
-    return found
+    return found - {name}
+
+
+def imports_in(source: str, name: str, package: bool = False) -> set:
+    """Names of lammps_uq modules that the module ``name``, whose text is ``source``, imports or
+    starts: its import statements and the module names in its strings."""
+    tree = ast.parse(source)
+    return (statement_imports(tree, name, package) | string_imports(tree)) - {name}
 
 
 def layer_of(name: str) -> int:
@@ -55,7 +88,16 @@ def layer_of(name: str) -> int:
     return LAYERS.index(name.split(".")[1])
 
 
-GRAPH = {module_name(p): imports_of(p) for p in ROOT.rglob("*.py")}
+def upward_imports(source: str, name: str, package: bool = False) -> set:
+    """The modules that the module ``name`` (text ``source``) imports from a layer above its own."""
+    return {dep for dep in imports_in(source, name, package) if layer_of(dep) > layer_of(name)}
+
+
+PATHS = {module_name(p): p for p in ROOT.rglob("*.py")}
+# the import statements only: a module named in a string is imported when called, or runs in
+# a process of its own (a provenance record names its maker so), which makes no import cycle
+GRAPH = {name: statement_imports(ast.parse(path.read_text()), name, path.name == "__init__.py")
+         for name, path in PATHS.items()}
 
 
 def test_every_module_belongs_to_a_layer():
@@ -67,7 +109,8 @@ def test_every_module_belongs_to_a_layer():
 def test_no_module_imports_a_layer_above_its_own(name):
     if name == "lammps_uq":
         return  # the package's lazy CommitteeCalculator is its public face
-    above = {dep for dep in GRAPH[name] if layer_of(dep) > layer_of(name)}
+    path = PATHS[name]
+    above = upward_imports(path.read_text(), name, path.name == "__init__.py")
     assert not above, f"{name} (layer {LAYERS[layer_of(name)]}) imports {sorted(above)}"
 
 
@@ -77,7 +120,7 @@ def test_no_import_cycle():
     def visit(node, stack):
         state[node] = "open"
         for dep in sorted(GRAPH.get(node, ())):
-            if dep == node or dep not in GRAPH or dep.startswith("lammps_uq._moved"):
+            if dep == node or dep not in GRAPH:
                 continue
             if state.get(dep) == "open":
                 cycle = stack[stack.index(dep):] + [dep] if dep in stack else [node, dep]
@@ -91,19 +134,44 @@ def test_no_import_cycle():
             visit(name, [name])
 
 
-@pytest.mark.parametrize("old", sorted(HOMES))
-def test_old_flat_names_are_the_same_modules(old):
-    module = importlib.import_module(f"lammps_uq.{old}")
-    assert module is importlib.import_module(f"lammps_uq.{HOMES[old]}")
-    # the module keeps its own spec: relative imports inside it still resolve at home
-    assert module.__spec__.name == f"lammps_uq.{HOMES[old]}"
 
 
-def test_old_names_of_submodules_and_python_dash_m():
-    from lammps_uq.evaluators.analytic import lj_committee
-    from lammps_uq.committee.evaluators import analytic
+def test_every_module_named_in_a_string_exists():
+    """A string naming no module (an old flat name, a typo) fails only when it runs."""
+    for name, path in PATHS.items():
+        missing = {dep for dep in string_imports(ast.parse(path.read_text())) if dep not in GRAPH}
+        assert not missing, f"{name} names no such module: {sorted(missing)}"
 
-    assert lj_committee is analytic.lj_committee
-    out = subprocess.run([sys.executable, "-m", "lammps_uq.water", "--help"],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and "--molecules" in out.stdout, out.stderr
+
+FAKES = {  # a module of the layer on the left, naming in a string a module of a higher layer
+    "import_module": ("lammps_uq.extract.fake", "import importlib\n\n\ndef f():\n"
+                      "    return importlib.import_module('lammps_uq.learn.loop')\n"),
+    "-m as a word": ("lammps_uq.fix.fake", "import subprocess, sys\nsubprocess.run([sys.executable,"
+                     " '-m', 'lammps_uq.cli', 'extract', 'regions.extxyz'])\n"),
+    "-m in a string": ("lammps_uq.extract.fake", "import os\n\n\ndef go(python):\n"
+                       "    os.system(f'{python} -m lammps_uq.learn.loop learn.toml')\n"),
+    "module:function": ("lammps_uq.science.fake", "RUNS = 'lammps_uq.cli.learn:run'\n"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FAKES))
+def test_a_planted_upward_module_name_in_a_string_is_caught(kind):
+    name, source = FAKES[kind]
+    above = {"import_module": "lammps_uq.learn.loop", "-m as a word": "lammps_uq.cli",
+             "-m in a string": "lammps_uq.learn.loop", "module:function": "lammps_uq.cli.learn"}
+    assert upward_imports(source, name) == {above[kind]}
+    assert not upward_imports(source, "lammps_uq.cli.fake")  # the top layer may name them all
+    # named only in a docstring, it is no import
+    documented = f'"""Run it as ``python -m {above[kind]}``."""\n'
+    assert not upward_imports(documented, name)
+
+
+def test_the_fix_starting_the_cli_by_a_string_is_caught(tmp_path):
+    """Issue 24: fix/insitu.py started ``python -m lammps_uq.cli extract``: planted back into
+    a copy of it, the check rejects it; the module as it is passes."""
+    copy = tmp_path / "insitu.py"
+    original = (ROOT / "fix" / "insitu.py").read_text()
+    copy.write_text(original.replace('"lammps_uq.extract.consumer_main"', '"lammps_uq.cli"'))
+    assert copy.read_text() != original
+    assert upward_imports(copy.read_text(), "lammps_uq.fix.insitu") == {"lammps_uq.cli"}
+    assert not upward_imports(original, "lammps_uq.fix.insitu")

@@ -6,11 +6,6 @@ inside every ``import lammps``, so nothing heavy (numpy, torch) is imported here
 
 __version__ = "0.1.0"
 
-from . import _moved
-
-_moved.install()  # lammps_uq.extract.carve & co. (the flat names before 0.2) stay importable
-del _moved
-
 __all__ = ["__version__", "CommitteeCalculator"]
 
 
