@@ -77,7 +77,7 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
     alpha = info.alpha;
   }
   set_error_model();
-  vector[NVECTOR - 1] = alpha;
+  vector[9] = alpha;
 
   restart_global = 1;
   scalar_flag = vector_flag = 1;

@@ -63,7 +63,7 @@ class FixUQ : public Fix, public UQExchanger {
 
   std::string exchange(double *data, int width, bool reverse) override;
 
-  static constexpr int NVECTOR = 10;    // length of the global vector
+  static constexpr int NVECTOR = 11;    // length of the global vector (appended only)
   static constexpr int NPERATOM = 4;    // per-atom columns (appended, never reordered)
   double drive_energy;    // driving potential energy of the last step (LAMMPS units)
   bool drives() const { return drive; }

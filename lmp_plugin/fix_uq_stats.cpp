@@ -69,8 +69,9 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
 {
   const int nlocal = atom->nlocal, nm = info.n_models;
   const int *mask = atom->mask;
-  // sums: s, count, sigma, atoms over the threshold; maxima: s_loc, s, sigma, -sigma
-  double sums[4] = {0.0, 0.0, 0.0, 0.0}, maxs[4] = {0.0, 0.0, 0.0, -HUGE_VAL};
+  // sums: s, count, sigma, atoms over the threshold, atoms past the calibration;
+  // maxima: s_loc, s, sigma, -sigma
+  double sums[5] = {0.0, 0.0, 0.0, 0.0, 0.0}, maxs[4] = {0.0, 0.0, 0.0, -HUGE_VAL};
   for (int i = 0; i < nlocal; ++i) {
     if (!(mask[i] & groupbit)) {
       for (int k = 0; k < NPERATOM; ++k) peratom[i][k] = 0.0;
@@ -86,13 +87,14 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
     sums[2] += sigma[i];
     if (sel.threshold > 0.0 && (sel.on_error ? estimate : s_local[i]) >= sel.threshold)
       sums[3] += 1.0;
+    if (error_model.extrapolates(s_local[i])) sums[4] += 1.0;
     maxs[0] = std::max(maxs[0], s_local[i]);
     maxs[1] = std::max(maxs[1], s_atom[i]);
     maxs[2] = std::max(maxs[2], sigma[i]);
     maxs[3] = std::max(maxs[3], -sigma[i]);
   }
-  double gsums[4], gmaxs[4];
-  MPI_Allreduce(sums, gsums, 4, MPI_DOUBLE, MPI_SUM, world);
+  double gsums[5], gmaxs[4];
+  MPI_Allreduce(sums, gsums, 5, MPI_DOUBLE, MPI_SUM, world);
   MPI_Allreduce(maxs, gmaxs, 4, MPI_DOUBLE, MPI_MAX, world);
   std::vector<double> energy(nm);
   MPI_Allreduce(ev.energies, energy.data(), nm, MPI_DOUBLE, MPI_SUM, world);
@@ -111,6 +113,7 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
   vector[7] = count > 0 ? -gmaxs[3] : 0.0;           // DeePMD min sigma
   vector[8] = count > 0 ? gsums[2] / count : 0.0;    // DeePMD avg sigma
   vector[9] = alpha;
+  vector[10] = gsums[4];                             // group atoms past the calibration
   warn_beyond_calibration(vector[1]);
 }
 
@@ -122,18 +125,21 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
 
 void FixUQ::set_error_model()
 {
-  error_model = UQErrorModel();
-  error_model.alpha = alpha;
+  error_model = UQErrorModel::constant(alpha);
   if (alpha_auto && info.error_model.alpha > 0.0) {
     error_model = info.error_model;
     alpha = error_model.alpha;    // f_ID[10]: the Eq. 3 factor below the knee
   }
-  if (alpha_auto && comm->me == 0)
-    utils::logmesg(lmp, "fix uq alpha auto: error estimate {:.6g} * s_loc up to s_loc {:.6g}, "
-                   "then power {:.4g}; bound {:.4g} x estimate ({:.4g} x above s_loc {:.6g}; 0: "
-                   "none recorded); calibrated up to s_loc {:.6g}\n", error_model.alpha,
-                   error_model.knee, error_model.b, error_model.bound_factor,
-                   error_model.bound_factor_high, error_model.bound_split, error_model.s_max);
+  if (!alpha_auto || comm->me != 0) return;
+  const UQErrorCurve &c = error_model.lower;
+  utils::logmesg(lmp, "fix uq alpha auto: error estimate {:.6g} * s_loc up to s_loc {:.6g}, "
+                 "then power {:.4g}, linear past s_loc {:.6g}; bound {:.4g} x estimate ({:.4g} "
+                 "x above s_loc {:.6g}; 0: none recorded){}\n", c.alpha, c.knee, c.b, c.s_max,
+                 c.bound_factor, c.bound_factor_high, c.bound_split,
+                 error_model.t > 0.0 ? fmt::format(", blended {:.3g}:{:.3g} with the next "
+                                                   "calibrated radius", 1.0 - error_model.t,
+                                                   error_model.t)
+                                     : std::string());
 }
 
 // once per fix, rank 0: s_loc (max over all ranks, so every rank agrees) beyond the calibration

@@ -223,17 +223,33 @@ std::string PythonBridge::read_info(double rcut, UQEvaluatorInfo &info)
   return read_error_model(rcut, info.error_model);
 }
 
-// session.error_model(rcut) -> (alpha, knee, b, bound_factor, bound_split, bound_factor_high,
-// s_max), issue 16
+// session.error_model(rcut) -> (t, the 7 numbers of the lower curve, the 7 of the upper):
+// science.error_model.PARAMETERS, issues 16 and 23
 std::string PythonBridge::read_error_model(double rcut, UQErrorModel &model)
 {
   PyObject *res = PyObject_CallMethod(session, "error_model", "d", rcut);
   if (!res) return fetch_error();
-  int ok = PyArg_ParseTuple(res, "ddddddd", &model.alpha, &model.knee, &model.b,
-                            &model.bound_factor, &model.bound_split, &model.bound_factor_high,
-                            &model.s_max);
+  UQErrorCurve *curves[2] = {&model.lower, &model.upper};
+  double values[15];
+  int ok = PySequence_Check(res) && PySequence_Size(res) == 15;
+  for (Py_ssize_t i = 0; ok && i < 15; ++i) {
+    PyObject *item = PySequence_GetItem(res, i);
+    values[i] = item ? PyFloat_AsDouble(item) : 0.0;
+    Py_XDECREF(item);
+    ok = item && !PyErr_Occurred();
+  }
   Py_DECREF(res);
-  if (!ok || PyErr_Occurred()) return fetch_error();
+  if (!ok || PyErr_Occurred()) {
+    if (!PyErr_Occurred())
+      PyErr_SetString(PyExc_TypeError, "error_model(rcut): expected 15 numbers");
+    return fetch_error();
+  }
+  model.t = values[0];
+  for (int k = 0; k < 2; ++k) {
+    const double *v = values + 1 + 7 * k;
+    *curves[k] = UQErrorCurve{v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+  }
+  model.finish();
   return "";
 }
 

@@ -202,7 +202,12 @@ def test_cli_calibrate_several_sets_fits_the_error_model(labelled, tmp_path, cap
     rows = [r for r in model["sets"] if r["level"] == "local 4"]
     assert [r["set"] for r in rows] == [str(tmp_path / "a.extxyz"), str(tmp_path / "b.extxyz")]
     assert max(r["s_max"] for r in rows) == pytest.approx(model["local"]["4"]["s_max"])
-    assert len(model["held_out"]["4"]["model"]["deciles"]) == 10
+    # 4 frames: the form is fitted on all of them, and no bound nor held-out report can be had
+    # (q = 0.8 needs 4 frames in the conformal half; the runs alternate between halves)
+    assert model["local"]["4"]["bound_factor"] == 0.0
+    assert model["local"]["4"]["bound_note"].startswith("no bound: q = 0.8 needs 4 frames")
+    assert model["held_out"]["4"]["none"].startswith("no held-out report")
+    assert "held out: no held-out report" in out and "no bound: q = 0.8" in out
     fitted = error_model.model_at(result, 4.0)
     assert fitted["alpha"] == pytest.approx(model["local"]["4"]["alpha"])
 

@@ -1,4 +1,6 @@
-"""fix uq ... alpha auto evaluates the calibrated error model like its Python twin (issue 16)."""
+"""fix uq ... alpha auto evaluates the calibrated error model like its Python twin (issues 16,
+23): between calibrated radii the blend of their predictions, linear past s_max, and the count
+of atoms past the calibration in f_ID[11]."""
 
 import json
 import os
@@ -49,7 +51,7 @@ fix mon all uq 1 mace {models} elements O H rcut 3.0 alpha auto
 dump d all custom 1 dump.uq id type f_mon[2] f_mon[3] f_mon[4]
 dump_modify d format float %.17g sort id
 run 2
-print "UQVECTOR $(f_mon[1]:%.17g) $(f_mon[2]:%.17g) $(f_mon[3]:%.17g) $(f_mon[4]:%.17g) $(f_mon[5]:%.17g) $(f_mon[6]:%.17g) $(f_mon[7]:%.17g) $(f_mon[8]:%.17g) $(f_mon[9]:%.17g) $(f_mon[10]:%.17g)"
+print "UQVECTOR $(f_mon[1]:%.17g) $(f_mon[2]:%.17g) $(f_mon[3]:%.17g) $(f_mon[4]:%.17g) $(f_mon[5]:%.17g) $(f_mon[6]:%.17g) $(f_mon[7]:%.17g) $(f_mon[8]:%.17g) $(f_mon[9]:%.17g) $(f_mon[10]:%.17g) $(f_mon[11]:%.17g)"
 """
 
 
@@ -68,19 +70,28 @@ def test_fix_error_estimate_and_bound_equal_the_python_twin(committee, lammps_en
     code, out = helpers.run_lmp(tmp_path, script, nprocs=nprocs)
     assert code == 0, out
     table = helpers.read_dump(tmp_path / "dump.uq")[-1]
-    s_loc, estimate, upper = table[:, 2], table[:, 3], table[:, 4]
+    s_loc, estimate, upper_bound = table[:, 2], table[:, 3], table[:, 4]
     np.testing.assert_allclose(s_loc, reference_s_local(atoms, paths, 3.0), rtol=1e-6)
-    # rcut 3 between the recorded 2 and 4: every parameter halfway, by hand
-    alpha, knee, b, factor, split, factor_high = 2.0, 0.09, 1.4, 2.1, 0.09, 3.5
-    expected = np.where(s_loc > knee, alpha * knee * (s_loc / knee) ** b, alpha * s_loc)
-    assert (s_loc > knee).any() and (s_loc <= knee).any()  # both branches are checked
+    # rcut 3 between the recorded 2 and 4: half of each curve's prediction, by hand
+    def curve(alpha, knee, b, s_max, s):
+        law = lambda x: np.where(x > knee, alpha * knee * (x / knee) ** b, alpha * x)  # noqa
+        return np.where(s > s_max, law(s_max) * s / s_max, law(s))
+
+    lower, upper = curve(0.8, 0.08, 1.2, 0.09, s_loc), curve(3.2, 0.10, 1.6, 0.10, s_loc)
+    expected = 0.5 * lower + 0.5 * upper
+    assert (s_loc > 0.08).any() and (s_loc <= 0.08).any()  # both branches are checked
+    assert (s_loc > 0.10).any()                             # and the linear tail
     np.testing.assert_allclose(estimate, expected, rtol=1e-12)
-    np.testing.assert_allclose(upper, np.where(s_loc > split, factor_high, factor) * expected,
-                               rtol=1e-12)
-    assert helpers.printed(out, "UQVECTOR")[9] == pytest.approx(alpha)  # f_mon[10]: the model's
+    bounds = (0.5 * np.where(s_loc > 0.08, 2.9, 1.9) * lower
+              + 0.5 * np.where(s_loc > 0.10, 4.1, 2.3) * upper)
+    np.testing.assert_allclose(upper_bound, bounds, rtol=1e-12)
+    vector = helpers.printed(out, "UQVECTOR")
+    assert vector[9] == pytest.approx(2.0)  # f_mon[10]: the blended alpha below the knees
+    # f_mon[11]: atoms past the blended s_max 0.095 at the last check
+    assert vector[10] == (s_loc > 0.095).sum() > 0
     twin = error_model.model_at(CAL, 3.0)
     np.testing.assert_allclose(estimate, error_model.predict(twin, s_loc), rtol=1e-12)
-    np.testing.assert_allclose(upper, error_model.bound(twin, s_loc), rtol=1e-12)
+    np.testing.assert_allclose(upper_bound, error_model.bound(twin, s_loc), rtol=1e-12)
     # s_loc beyond the calibrated 0.095: one warning over the three checks, from rank 0 only
     assert s_loc.max() > 0.095
     assert out.count("exceeds the largest s_loc of the calibration (0.095)") == 1, out
@@ -100,3 +111,4 @@ def test_a_number_after_alpha_is_a_constant_with_no_bound(committee, lammps_env,
     np.testing.assert_allclose(table[:, 3], 1.5 * table[:, 2], rtol=1e-15)
     np.testing.assert_array_equal(table[:, 4], 0.0)
     assert "exceeds the largest s_loc" not in out
+    assert helpers.printed(out, "UQVECTOR")[10] == 0  # no calibration: nothing past it

@@ -84,26 +84,30 @@ def test_provenance_figures_are_reproduced_from_the_shipped_files():
 
 @pytest.mark.slow
 def test_calibration_with_the_anomaly_frames_is_reproduced():
-    """calibration.json (alpha and error model) from test.extxyz + anomalies.extxyz (issue 16)."""
+    """calibration.json (alpha and error model) from test.extxyz + anomalies.extxyz split by MD
+    run (issues 16, 23), and the checks on the untouched frames from their own file."""
     import ase.io
 
     from lammps_uq import CommitteeCalculator
     from lammps_uq.science.calibrate import committee_forces, fit, per_frame, pool
-    from lammps_uq.science.error_model import fit_error_models
+    from lammps_uq.committee import error_checks
+    from lammps_uq.science.conformal import fit_error_models, frame_units
 
     folder = shipped()
     if not (folder / "anomalies.extxyz").exists():
         pytest.skip("no anomaly frames shipped (python -m lammps_uq.committee.recalibrate)")
     calc = CommitteeCalculator("default")
-    sets = []
+    sets, units = [], {}
     for name in ("test.extxyz", "anomalies.extxyz"):
         frames = ase.io.read(folder / name, ":")
         sets.append((name, per_frame(frames, committee_forces(frames, calc))))
+        units[name] = frame_units(name, frames)
     calibration = json.loads((folder / "calibration.json").read_text())
     result = fit(pool([lv for _, levels in sets for lv in levels]), calc.committee.n_models)
     assert calibration["alpha_local"] == pytest.approx(result["alpha_local"], rel=1e-9)
-    model = fit_error_models(sets, calibration["error_model"]["q"])["local"]["4"]
-    numbers = {k: v for k, v in model.items() if k != "form"}
+    model = fit_error_models(sets, calibration["error_model"]["q"], units)["local"]["4"]
+    numbers = {k: v for k, v in model.items() if isinstance(v, (int, float))}
+    assert model["fit_frames"] + model["conformal_frames"] == 47
     shipped_model = calibration["error_model"]["local"]["4"]
     assert shipped_model["form"] == model["form"] == "knee"
     assert {k: shipped_model[k] for k in numbers} == pytest.approx(numbers, rel=1e-9)
@@ -111,3 +115,35 @@ def test_calibration_with_the_anomaly_frames_is_reproduced():
     provenance = json.loads((folder / "provenance.json").read_text())
     recorded = provenance["calibration"]["error_model_rcut_4"]
     assert {k: recorded[k] for k in numbers} == pytest.approx(numbers, rel=1e-9)
+    untouched = ase.io.read(folder / "anomalies_untouched.extxyz", ":")
+    checks = error_checks.untouched(untouched, per_frame(untouched, committee_forces(untouched,
+                                                                                     calc)),
+                                    shipped_model)
+    shipped_checks = provenance["calibration"]["checks"]["untouched"]
+    assert [r["ratio_true_over_predicted"] for r in checks["frames"]] == pytest.approx(
+        [r["ratio_true_over_predicted"] for r in shipped_checks["frames"]], rel=1e-9)
+    assert checks["coverage"] == pytest.approx(shipped_checks["coverage"], rel=1e-9)
+
+
+def test_untouched_frames_and_their_provenance_agree():
+    """The error model's test set: 12 frames of kinds the calibration never held, labelled,
+    seeds recorded and disjoint from the calibration's."""
+    import ase.io
+
+    from lammps_uq.committee import anomalies, anomalies_untouched
+
+    folder = shipped()
+    frames = ase.io.read(folder / "anomalies_untouched.extxyz", ":")
+    recorded = json.loads((folder / "provenance.json").read_text())["calibration"]["sets"]
+    made = recorded["anomalies_untouched.extxyz"]
+    assert made["anomalies"] == [list(a) for a in anomalies_untouched.ANOMALIES]
+    assert [(f.info["anomaly"], f.info["strength"]) for f in frames] == [
+        tuple(a) for a in anomalies_untouched.ANOMALIES]
+    assert not {a for a, _ in anomalies_untouched.ANOMALIES} & {a for a, _ in anomalies.ANOMALIES}
+    assert not set(made["md_seeds"]) & set(recorded["anomalies.extxyz"]["md_seeds"])
+    assert sorted({f.info["md_seed"] for f in frames}) == made["md_seeds"]
+    for atoms in frames:
+        counts = np.bincount(atoms.numbers)
+        assert counts[1] == 2 * counts[8]  # an ion pair moves an H, it keeps the count
+        assert atoms.arrays["REF_forces"].shape == (len(atoms), 3)
+        assert np.isfinite(atoms.info["REF_energy"]) and atoms.arrays["anomaly"].sum() > 0

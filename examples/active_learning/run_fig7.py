@@ -94,7 +94,10 @@ def make_starts(out: Path, tiny: bool) -> None:
     print(f"fig7: {count} start frames in {folder}", flush=True)
 
 
-def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int | None) -> Path:
+def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int | None,
+               first: int | None = None) -> Path:
+    """``OUT/<selection>_seed<seed>.toml``. Every loop but the first seed's uncertainty loop
+    adopts the iteration-0 committee of ``uncertainty_seed<first>`` (default: its own seed's)."""
     text = (HERE / "learn_water.toml").read_text()
     for old, new in (TINY.items() if tiny else []):
         text = text.replace(old, new)
@@ -104,8 +107,9 @@ def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int
     text = text.replace('work_dir = "work"', f'work_dir = "{selection}_seed{seed}"')
     text = text.replace('selection = "uncertainty"', f'selection = "{selection}"')
     text = text.replace("seed = 1", f"seed = {seed}")
-    if selection != ARMS[0]:  # the same iteration-0 committee as the uncertainty loop
-        text = text.replace("\n[explore]", f'\ninitial_committee = "{ARMS[0]}_seed{seed}/iter_000/'
+    owner = seed if first is None else first
+    if selection != ARMS[0] or seed != owner:  # the iteration-0 committee of the first loop
+        text = text.replace("\n[explore]", f'\ninitial_committee = "{ARMS[0]}_seed{owner}/iter_000/'
                             'committee/member_*.model"\n\n[explore]', 1)
     path = out / f"{selection}_seed{seed}.toml"
     path.write_text(text)
@@ -198,6 +202,9 @@ def main(argv=None) -> int:
     parser.add_argument("--iterations", type=int, default=None,
                         help="iterations per loop (default: learn_water.toml's)")
     parser.add_argument("--tiny", action="store_true", help="the smallest smoke version")
+    parser.add_argument("--shared-start", action="store_true",
+                        help="every seed starts from the first seed's iteration-0 committee "
+                             "(trained once: ~30 min of the 2-core budget per seed saved)")
     parser.add_argument("--publish", type=Path, default=None, metavar="DEST",
                         help="only copy the results so far into DEST (e.g. "
                              "examples/active_learning/results)")
@@ -217,7 +224,8 @@ def main(argv=None) -> int:
     for level in range(1, total + 1):
         for seed in args.seeds:
             for selection in ARMS:
-                config = config_for(out, selection, seed, args.tiny, level)
+                config = config_for(out, selection, seed, args.tiny, level,
+                                    args.seeds[0] if args.shared_start else None)
                 print(f"fig7: {selection} seed {seed}, iterations 1..{level} "
                       f"({time.monotonic() - start:.0f} s)", flush=True)
                 subprocess.run(lammps_uq + ["learn", str(config)], cwd=out, check=False)

@@ -41,7 +41,8 @@ def output_folder(output: str | None, model_paths: list[str], force: bool) -> Pa
 def run(args) -> int:
     """``lammps-uq calibrate FRAMES... --committee FILES``: fit alpha, the error model and bound."""
     from ..inputs import committee_for, output_file, read_frames
-    from ..science.error_model import check_q, fit_error_models
+    from ..science.conformal import fit_error_models, frame_units
+    from ..science.error_model import check_q
     from ..science.plots import plot_calibration
     from ..science.settings import check_settings
 
@@ -62,7 +63,8 @@ def run(args) -> int:
                                   args.forces_key)) for name, frames in sets]
     levels = pool([lv for _, frame_levels in levels_of for lv in frame_levels])
     result = fit(levels, calculator.committee.n_models)
-    result["error_model"] = fit_error_models(levels_of, q)
+    result["error_model"] = fit_error_models(levels_of, q, {name: frame_units(name, frames)
+                                                             for name, frames in sets})
     path = write_calibration(result, folder, frames=", ".join(args.frames), n_frames=len(every))
     plot_calibration(levels, result, Path(args.plot))
     print_report(result)
@@ -85,19 +87,33 @@ def print_report(result: dict) -> None:
                   f"{row['s_max']:.4f} (median {row['s_median']:.4f}), "
                   f"{100 * row['share_of_log_range']:.0f} % of the pooled log range")
     fitted, held = model["local"][radius], model["held_out"][radius]
-    print(f"error model at rcut {radius}: e = {fitted['alpha']:.4g} s up to s = "
-          f"{fitted['knee']:.4g}, then ~ s^{fitted['b']:.3f}; bound = {fitted['bound_factor']:.3f}"
-          f" e (q = {model['q']}); calibrated up to s_loc {fitted['s_max']:.4f}")
-    if held is None:
-        print("held out: no report (every labelled set holds one frame; two folds of frames "
-              "need at least 2)")
+    print(describe_model(fitted, radius))
+    if "none" in held:
+        print(f"held out: {held['none']}")
         return
-    print(f"held out (two folds of frames): MAD of the local error: knee model "
+    cover = held["model"]["coverage"]
+    print(f"held out (two folds of MD runs): MAD of the local error: knee model "
           f"{held['model']['mad']:.4f}, constant alpha {held['constant_alpha']['mad']:.4f}, "
           f"power law {held['power_mad']:.4f}, isotonic {held['isotonic_mad']:.4f}; coverage of "
-          f"the bound {held['model']['coverage']:.3f}")
-    print(f"  {'decile':>6} {'mean s':>8} {'MAE':>8} {'pred':>8} {'MAD':>8} {'MAD(a)':>8} {'cover':>6}")
+          f"the bound per frame {cover['frame_mean']:.3f} +- {cover['frame_mean_se']:.3f} "
+          f"(min {cover['frame_min']:.2f}, {cover['frames_below_0.8']} of {cover['frames']} "
+          f"frames below 0.8)")
+    print(f"  {'decile':>6} {'mean s':>8} {'MAE':>8} {'pred':>8} {'MAD':>8} {'MAD(a)':>8} "
+          f"{'cover':>6}")
     for row, const in zip(held["model"]["deciles"], held["constant_alpha"]["deciles"]):
         print(f"  {row['decile']:6d} {row['mean_s']:8.4f} {row['mae']:8.4f} "
               f"{row['mean_predicted']:8.4f} {row['mad']:8.4f} {const['mad']:8.4f} "
               f"{row['coverage']:6.3f}")
+
+
+def describe_model(fitted: dict, radius: str) -> str:
+    """The fitted model in words: the law, the exponent's leave-one-frame-out range, the bound."""
+    spread = fitted.get("b_leave_one_frame_out") or {}
+    lofo = (f" (leave one frame out: {spread['b_min']:.3f} .. {spread['b_max']:.3f} over "
+            f"{spread['frames']} frames)" if spread.get("b_min") is not None else "")
+    bound = (fitted["bound_note"] if fitted.get("bound_note") else
+             f"bound = {fitted['bound_factor']:.3f} e (q = {fitted['q']}; "
+             f"{fitted['conformal_frames']} conformal frames, {fitted['fit_frames']} fit frames)")
+    return (f"error model at rcut {radius}: e = {fitted['alpha']:.4g} s up to s = "
+            f"{fitted['knee']:.4g}, then ~ s^{fitted['b']:.3f}{lofo}; linear past s_loc "
+            f"{fitted['s_max']:.4f}, the largest fitted; {bound}")

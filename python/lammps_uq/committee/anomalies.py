@@ -123,30 +123,32 @@ def anomaly_frames(seed: int = 7):
     return frames
 
 
-def stage_frames(work: Path) -> Path:
+def stage_frames(work: Path, name: str = "anomalies", make=anomaly_frames) -> Path:
+    """``WORK/NAME_unlabelled.extxyz``: the frames of ``make()``, written once."""
     import ase.io
 
-    path = work / "anomalies_unlabelled.extxyz"
+    path = work / f"{name}_unlabelled.extxyz"
     if not path.exists():
-        frames = anomaly_frames()
+        frames = make()
         for atoms in frames:
             for key in ("mol", "id"):
                 atoms.arrays.pop(key, None)
-        ase.io.write(work / "anomalies_unlabelled.tmp.extxyz", frames)
-        os.replace(work / "anomalies_unlabelled.tmp.extxyz", path)
+        ase.io.write(work / f"{name}_unlabelled.tmp.extxyz", frames)
+        os.replace(work / f"{name}_unlabelled.tmp.extxyz", path)
     return path
 
 
-def stage_label(work: Path, limit: int | None = None) -> Path:
-    """Label the frames not yet labelled, appending each as soon as it is done."""
+def stage_label(work: Path, limit: int | None = None, name: str = "anomalies",
+                make=anomaly_frames) -> Path:
+    """Label the frames not yet labelled into ``WORK/NAME.extxyz``, appending each when done."""
     import time
 
     import ase.io
 
     from .train_default import _truncate_to_complete, label
 
-    frames = ase.io.read(stage_frames(work), ":")[:limit]
-    path = work / "anomalies.extxyz"
+    frames = ase.io.read(stage_frames(work, name, make), ":")[:limit]
+    path = work / f"{name}.extxyz"
     done = _truncate_to_complete(path)
     for k, frame in enumerate(frames):
         if k < done:
@@ -157,7 +159,7 @@ def stage_label(work: Path, limit: int | None = None) -> Path:
             ase.io.write(handle, atoms, format="extxyz")
             handle.flush()
             os.fsync(handle.fileno())
-        print(f"anomalies: labelled frame {k + 1}/{len(frames)} ({frame.info['anomaly']} "
+        print(f"{name}: labelled frame {k + 1}/{len(frames)} ({frame.info['anomaly']} "
               f"{frame.info['strength']}) in {time.perf_counter() - start:.0f} s", flush=True)
     return path
 

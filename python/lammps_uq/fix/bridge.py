@@ -182,17 +182,18 @@ class Session:
     def error_model(self, rcut: float = 4.0) -> tuple[float, ...]:
         """The evaluator's error model at ``rcut`` as ``science.error_model.PARAMETERS``.
 
-        (alpha, knee, b, bound_factor, bound_split, bound_factor_high, s_max): ``fix uq ...
-        alpha auto`` evaluates them (lmp_plugin/uq_error_model.h). An evaluator without
+        (t, then alpha, knee, b, bound_factor, bound_split, bound_factor_high, s_max of the
+        calibrated radius below rcut and of the one above): ``fix uq ... alpha auto`` blends
+        their predictions (lmp_plugin/uq_error_model.h). An evaluator without
         ``error_model(rcut)`` gives its fitted alpha as a constant (no knee, no bound).
         """
-        from ..science.error_model import PARAMETERS
+        from ..science.error_model import as_parameters
 
         method = getattr(self.evaluator, "error_model", None)
         model = method(rcut) if callable(method) else None
         if not model:
-            return (self.describe(rcut)[5], 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
-        return tuple(float(model.get(k, 0.0)) for k in PARAMETERS)
+            model = {"form": "knee", "alpha": self.describe(rcut)[5], "knee": 0.0, "b": 1.0}
+        return as_parameters(model)
 
     def write_region(self, path: str, table_view, nrows: int, info_json: str, size: int) -> int:
         """Append one region snapshot (rank 0 only); returns the file size after it."""
