@@ -1,0 +1,27 @@
+"""Every number of the README's error-model tables is the shipped calibration's (issue 23)."""
+
+from pathlib import Path
+
+from lammps_uq.committee import error_tables
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_block() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index(error_tables.BEGIN)
+    return text[start:text.index(error_tables.END) + len(error_tables.END)]
+
+
+def test_the_error_model_tables_equal_the_shipped_provenance():
+    assert readme_block() == error_tables.block()
+
+
+def test_a_changed_number_is_caught(tmp_path):
+    import json
+
+    provenance = json.loads((error_tables.PACKAGE_DIR / "provenance.json").read_text())
+    provenance["calibration"]["error_model_rcut_4"]["b"] += 0.01
+    changed = tmp_path / "provenance.json"
+    changed.write_text(json.dumps(provenance))
+    assert readme_block() != error_tables.block(changed)
