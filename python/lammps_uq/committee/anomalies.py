@@ -34,17 +34,18 @@ FRAMES_PER_SEED = 4
 HOT_RADIUS = 3.5
 
 
-def base_frames():
-    """12 equilibrium frames: 3 NVT runs, 4 frames each, 200 fs apart after 200 fs."""
+def base_frames(md: dict = MD, seeds=MD_SEEDS, per_seed: int = FRAMES_PER_SEED):
+    """Equilibrium frames: one NVT run per seed, ``per_seed`` frames each, ``md['every']`` steps
+    (0.5 fs) apart after the first ``md['every']``."""
     from .water import spcfw_frames
 
     frames = []
-    for seed in MD_SEEDS:
-        run = spcfw_frames(MD["n_molecules"], density=MD["density"],
-                           temperature=MD["temperature"], steps=MD["every"] * (FRAMES_PER_SEED + 1),
-                           every=MD["every"], seed=seed)
+    for seed in seeds:
+        run = spcfw_frames(md["n_molecules"], density=md["density"],
+                           temperature=md["temperature"], steps=md["every"] * (per_seed + 1),
+                           every=md["every"], seed=seed)
         for frame in run[1:]:
-            frame.info.update(md_seed=seed, density=MD["density"], temperature=MD["temperature"])
+            frame.info.update(md_seed=seed, density=md["density"], temperature=md["temperature"])
             frames.append(frame)
     return frames
 
@@ -105,22 +106,29 @@ def stretch(atoms, centre: int, strength: float, rng) -> list[int]:
 KINDS = {"hot": hot, "squeeze": squeeze, "proton": proton, "stretch": stretch}
 
 
-def anomaly_frames(seed: int = 7):
-    """The unlabelled anomaly frames, deterministic given the seeds."""
+def perturbed(bases, anomalies, kinds, seed: int, keep_centre: bool = True):
+    """Each base frame with its (kind, strength) anomaly around a random molecule (``seed``);
+    ``anomaly`` marks the atoms it touched."""
     rng = np.random.default_rng(seed)
     frames = []
-    for base, (kind, strength) in zip(base_frames(), ANOMALIES):
+    for base, (kind, strength) in zip(bases, anomalies):
         atoms = base.copy()
         centre = 3 * int(rng.integers(len(atoms) // 3))
-        moved = KINDS[kind](atoms, centre, strength, rng)
+        moved = kinds[kind](atoms, centre, strength, rng)
         atoms.wrap()
         mask = np.zeros(len(atoms), dtype=int)
         mask[moved] = 1
         atoms.arrays["anomaly"] = mask
-        atoms.info.update(kind=f"anomaly_{kind}", anomaly=kind, strength=strength,
-                          centre=centre)
+        atoms.info.update(kind=f"anomaly_{kind}", anomaly=kind, strength=strength)
+        if keep_centre:
+            atoms.info["centre"] = centre
         frames.append(atoms)
     return frames
+
+
+def anomaly_frames(seed: int = 7):
+    """The unlabelled anomaly frames, deterministic given the seeds."""
+    return perturbed(base_frames(), ANOMALIES, KINDS, seed)
 
 
 def stage_frames(work: Path, name: str = "anomalies", make=anomaly_frames) -> Path:
@@ -164,16 +172,20 @@ def stage_label(work: Path, limit: int | None = None, name: str = "anomalies",
     return path
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.anomalies",
-                                     description=__doc__.split("\n\n")[0])
+def command(argv, module: str, doc: str, name: str, make) -> int:
+    """The command line of a labelled frame set: ``python -m MODULE [--work W] [--limit N]``."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("anomalies_work"),
                         help="scratch folder (resumable)")
     parser.add_argument("--limit", type=int, default=None, help="label only the first N frames")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    print(stage_label(args.work, args.limit))
+    print(stage_label(args.work, args.limit, name, make))
     return 0
+
+
+def main(argv=None) -> int:
+    return command(argv, "lammps_uq.committee.anomalies", __doc__, "anomalies", anomaly_frames)
 
 
 if __name__ == "__main__":

@@ -22,12 +22,9 @@ the atoms the perturbation touched. Resumable: a rerun continues after the last 
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
-from .anomalies import _oxygen_distances, _vector, stage_label
+from .anomalies import _oxygen_distances, _vector, base_frames, command, perturbed
 
 ANOMALIES = [("cavity", 3.0), ("slab", 0.85), ("ion_pair", 4.5),
              ("cavity", 3.5), ("slab", 0.78), ("ion_pair", 5.5),
@@ -78,38 +75,11 @@ def ion_pair(atoms, centre: int, strength: float, rng) -> tuple:
 KINDS = {"cavity": cavity, "slab": slab, "ion_pair": ion_pair}
 
 
-def base_frames():
-    """12 equilibrium frames: 3 NVT runs (seeds 201-203), 4 frames each, 200 fs apart."""
-    from .water import spcfw_frames
-
-    frames = []
-    for seed in MD_SEEDS:
-        run = spcfw_frames(MD["n_molecules"], density=MD["density"],
-                           temperature=MD["temperature"], steps=MD["every"] * (FRAMES_PER_SEED + 1),
-                           every=MD["every"], seed=seed)
-        for frame in run[1:]:
-            frame.info.update(md_seed=seed, density=MD["density"], temperature=MD["temperature"])
-            frames.append(frame)
-    return frames
-
-
 def untouched_frames():
-    """The unlabelled frames, deterministic given the seeds."""
-    rng = np.random.default_rng(PLACEMENT_SEED)
-    frames = []
-    for base, (kind, strength) in zip(base_frames(), ANOMALIES):
-        atoms = base.copy()
-        for key in ("mol", "id"):
-            atoms.arrays.pop(key, None)
-        centre = 3 * int(rng.integers(len(atoms) // 3))
-        moved = KINDS[kind](atoms, centre, strength, rng)
-        atoms.wrap()
-        mask = np.zeros(len(atoms), dtype=int)
-        mask[moved] = 1
-        atoms.arrays["anomaly"] = mask
-        atoms.info.update(kind=f"anomaly_{kind}", anomaly=kind, strength=strength)
-        frames.append(atoms)
-    return frames
+    """The unlabelled frames, deterministic given the seeds (a cavity removes atoms, so no
+    centre index is kept)."""
+    return perturbed(base_frames(MD, MD_SEEDS, FRAMES_PER_SEED), ANOMALIES, KINDS,
+                     PLACEMENT_SEED, keep_centre=False)
 
 
 def provenance() -> dict:
@@ -120,15 +90,8 @@ def provenance() -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.anomalies_untouched",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work", type=Path, default=Path("anomalies_work"),
-                        help="scratch folder (resumable)")
-    parser.add_argument("--limit", type=int, default=None, help="label only the first N frames")
-    args = parser.parse_args(argv)
-    args.work.mkdir(parents=True, exist_ok=True)
-    print(stage_label(args.work, args.limit, "untouched", untouched_frames))
-    return 0
+    return command(argv, "lammps_uq.committee.anomalies_untouched", __doc__, "untouched",
+                   untouched_frames)
 
 
 if __name__ == "__main__":

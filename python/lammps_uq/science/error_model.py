@@ -43,21 +43,10 @@ MIN_PER_BIN = 5
 MIN_FRAMES_PER_BIN = 3   # a bin that one or two frames fill says nothing of the law
 
 
-def fit_power(e, s, bins: int = DEFAULT_BINS) -> tuple[float, float]:
-    """(a, b) of e = a · s^b: slope from binned means in log s, scale from Σ e = a Σ s^b."""
-    e, s = np.asarray(e, dtype=float), np.asarray(s, dtype=float)
-    _check_pairs(e, s)
-    log_s = np.log(s)
-    edges = np.linspace(log_s.min(), log_s.max(), bins + 1)
-    which = np.clip(np.searchsorted(edges, log_s, side="right") - 1, 0, bins - 1)
-    x, y = [], []
-    for k in range(bins):
-        inside = which == k
-        if inside.sum() >= MIN_PER_BIN and e[inside].mean() > 0:
-            x.append(np.log(s[inside].mean()))
-            y.append(np.log(e[inside].mean()))
-    b = float(np.polyfit(x, y, 1)[0]) if len(x) >= 2 else 1.0
-    return float(e.sum() / np.sum(s ** b)), b
+def log_bins(log_s, low: float, bins: int) -> np.ndarray:
+    """The bin (0..bins-1) of each log s among ``bins`` of equal width from ``low`` to the max."""
+    edges = np.linspace(low, log_s.max(), bins + 1)
+    return np.clip(np.searchsorted(edges, log_s, side="right") - 1, 0, bins - 1)
 
 
 def fit_power(e, s, bins: int = DEFAULT_BINS) -> tuple[float, float]:
@@ -65,8 +54,7 @@ def fit_power(e, s, bins: int = DEFAULT_BINS) -> tuple[float, float]:
     e, s = np.asarray(e, dtype=float), np.asarray(s, dtype=float)
     _check_pairs(e, s)
     log_s = np.log(s)
-    edges = np.linspace(log_s.min(), log_s.max(), bins + 1)
-    which = np.clip(np.searchsorted(edges, log_s, side="right") - 1, 0, bins - 1)
+    which = log_bins(log_s, log_s.min(), bins)
     x, y = [], []
     for k in range(bins):
         inside = which == k
@@ -110,9 +98,7 @@ def _tail_points(e, s, frames, knee: float, alpha: float, bins: int):
     x, y, w = [], [], []
     if not len(e):
         return np.array(x), np.array(y), np.array(w)
-    log_s = np.log(s / knee)
-    edges = np.linspace(0.0, log_s.max(), bins + 1)
-    which = np.clip(np.searchsorted(edges, log_s, side="right") - 1, 0, bins - 1)
+    which = log_bins(np.log(s / knee), 0.0, bins)
     share = frame_weights(frames)
     for k in range(bins):
         inside = which == k
