@@ -143,8 +143,6 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("report", "energy_bins"): (3, _int(1), "potential-energy bins of the test set"),
 }
 SECTIONS = sorted({section for section, _ in SCHEMA if section})
-PATH_KEYS = {("", "work_dir"), ("", "initial_data"), ("", "test_data"),
-             ("label", "calculator_config"), ("executor", "parsl_config")}
 
 
 def key_name(section: str, key: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CalculationFailed
 
 from .e0s import check_e0s, prepare_e0s
-from .state import (LearnStopped, Provenance, iteration_dir, read_frames, read_json,
+from .state import (LearnStopped, Provenance, iteration_dir, read_frames,
                     start_work, write_frames, write_json)
 
 
@@ -224,8 +224,3 @@ def iterate(cfg, work: Path, executor, say, initial: list | None) -> None:
         frames = explore_and_label(cfg, folder, committee, executor, say, prov)
         write_split(folder, frames, cfg, k)
         committee = committee_stages(cfg, work, k, committee, executor, say, prov)
-
-
-def stopped_reason(work: Path) -> str | None:
-    data = read_json(work / "STOPPED")
-    return data["reason"] if data else None
