@@ -147,3 +147,39 @@ def test_untouched_frames_and_their_provenance_agree():
         assert counts[1] == 2 * counts[8]  # an ion pair moves an H, it keeps the count
         assert atoms.arrays["REF_forces"].shape == (len(atoms), 3)
         assert np.isfinite(atoms.info["REF_energy"]) and atoms.arrays["anomaly"].sum() > 0
+
+
+# the shipped committee's hyperparameters as mace_run_train options, in HYPER's order
+HYPER_ARGV = ["--model=MACE", "--r_max=4.5", "--num_channels=16", "--max_L=1", "--max_ell=2",
+              "--correlation=2", "--num_interactions=2", "--num_radial_basis=8",
+              "--MLP_irreps=16x0e", "--default_dtype=float32", "--batch_size=4",
+              "--valid_fraction=0.2", "--max_num_epochs=30", "--lr=0.01", "--energy_weight=1.0",
+              "--forces_weight=100.0", "--E0s=average", "--scaling=rms_forces_scaling", "--ema",
+              "--ema_decay=0.99", "--amsgrad", "--patience=20"]
+
+
+def test_mace_command_lines_of_the_recipe_and_of_learn_are_pinned():
+    """train_default's and learn's members are trained by the same argv builder; each command
+    line is exactly what it was before there was one builder (a changed option shows here)."""
+    import sys
+
+    from lammps_uq.learn import train
+
+    run = [sys.executable, "-m", "mace.cli.run_train"]
+    recipe = train_default.train_command(Path("/w"), 3, Path("/w/pool.extxyz"))
+    assert recipe == run + ["--name=member_3", "--seed=3", "--train_file=/w/pool.extxyz",
+                            "--energy_key=REF_energy", "--forces_key=REF_forces",
+                            "--work_dir=/w/member_3", "--device=cpu", "--restart_latest",
+                            "--save_cpu", "--error_table=PerAtomMAE"] + HYPER_ARGV
+    hyper = train.hyperparameters({"lr": 0.005, "swa": True, "ema": False}, 7)
+    member = ["--name=member_0", "--seed=11", "--train_file=/t/train.extxyz",
+              "--energy_key=REF_energy", "--forces_key=REF_forces", "--stress_key=REF_stress",
+              "--work_dir=/t/m0", "--device=cpu", "--save_cpu", "--error_table=PerAtomMAE"]
+    tuned = [a.replace("=30", "=7").replace("=0.01", "=0.005") for a in HYPER_ARGV
+             if a != "--ema"] + ["--swa"]
+    scratch = train.member_command("/t/train.extxyz", "/t/m0", "member_0", 11, hyper)
+    assert scratch == run + member + tuned
+    finetune = train.member_command("/t/train.extxyz", "/t/m0", "member_0", 11, hyper,
+                                    "/prev/member_0.model")
+    assert finetune == run + member + ["--foundation_model=/prev/member_0.model",
+                                       "--multiheads_finetuning=False"] + tuned[9:]

@@ -135,17 +135,31 @@ def split(work: Path) -> tuple[Path, Path]:
     return work / "pool.extxyz", work / "test.extxyz"
 
 
-def train_command(work: Path, seed: int, pool: Path) -> list[str]:
-    args = [sys.executable, "-m", "mace.cli.run_train", f"--name=member_{seed}",
-            f"--seed={seed}", f"--train_file={pool}", "--energy_key=REF_energy",
-            "--forces_key=REF_forces", f"--work_dir={work / f'member_{seed}'}",
-            "--device=cpu", "--restart_latest", "--save_cpu", "--error_table=PerAtomMAE"]
-    for key, value in HYPER.items():
+def mace_train_command(name: str, seed: int, train_file, work_dir, hyper: dict, *,
+                       stress: bool = False, restart: bool = False, extra=()) -> list[str]:
+    """The ``mace_run_train`` command line of one member (this recipe's and ``learn``'s):
+    labels under mace's ``REF_*`` keys (``stress``: REF_stress too), on the CPU, mace's
+    ``--restart_latest`` when ``restart``, then ``extra`` options and ``hyper`` as options
+    (True: a bare flag, False: left out)."""
+    args = [sys.executable, "-m", "mace.cli.run_train", f"--name={name}", f"--seed={seed}",
+            f"--train_file={train_file}", "--energy_key=REF_energy", "--forces_key=REF_forces"]
+    if stress:
+        args.append("--stress_key=REF_stress")
+    args += [f"--work_dir={work_dir}", "--device=cpu"]
+    if restart:
+        args.append("--restart_latest")
+    args += ["--save_cpu", "--error_table=PerAtomMAE", *extra]
+    for key, value in hyper.items():
         if value is True:
             args.append(f"--{key}")
         elif value is not False:
             args.append(f"--{key}={value}")
     return args
+
+
+def train_command(work: Path, seed: int, pool: Path) -> list[str]:
+    return mace_train_command(f"member_{seed}", seed, pool, work / f"member_{seed}", HYPER,
+                              restart=True)
 
 
 def stage_train(work: Path, pool: Path, seeds=SEEDS, jobs: int = 3) -> list[Path]:

@@ -18,11 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from ..committee.train_default import HYPER
+from ..committee.train_default import HYPER, mace_train_command
 
 # never passed through train.mace: the loop owns them
 OWNED = ("name", "seed", "train_file", "work_dir", "foundation_model", "max_num_epochs",
@@ -44,19 +43,11 @@ def hyperparameters(overrides: dict, epochs: int) -> dict:
 def member_command(train_file: str, work_dir: str, name: str, seed: int, hyper: dict,
                    foundation: str | None = None) -> list[str]:
     """The ``mace_run_train`` command line of one member."""
-    args = [sys.executable, "-m", "mace.cli.run_train", f"--name={name}", f"--seed={seed}",
-            f"--train_file={train_file}", "--energy_key=REF_energy", "--forces_key=REF_forces",
-            "--stress_key=REF_stress", f"--work_dir={work_dir}", "--device=cpu", "--save_cpu",
-            "--error_table=PerAtomMAE"]
+    extra = ()
     if foundation:
-        args += [f"--foundation_model={foundation}", "--multiheads_finetuning=False"]
+        extra = (f"--foundation_model={foundation}", "--multiheads_finetuning=False")
         hyper = {k: v for k, v in hyper.items() if k not in ARCHITECTURE}
-    for key, value in hyper.items():
-        if value is True:
-            args.append(f"--{key}")
-        elif value is not False:
-            args.append(f"--{key}={value}")
-    return args
+    return mace_train_command(name, seed, train_file, work_dir, hyper, stress=True, extra=extra)
 
 
 # taken from the foundation model when fine-tuning
