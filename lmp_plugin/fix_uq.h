@@ -6,7 +6,8 @@
    atomic uncertainty s_j (unbiased std, averaged over x, y, z), send it to
    the ghosts (forward comm), average it within rcut (local uncertainty) and
    reduce the global values.  The pure-numpy twin of every number is
-   python/lammps_uq/uncertainty.py.  Design: DESIGN.md sections 2-5.
+   python/lammps_uq/science/uncertainty.py.  Design: docs/design.md, "The
+   quantities", "One check step under MPI" and "Selection and output".
 ------------------------------------------------------------------------- */
 
 #ifndef LMP_FIX_UQ_H
@@ -23,9 +24,9 @@
 
 namespace LAMMPS_NS {
 
-// centre selection and output settings (DESIGN.md section 5)
+// centre selection and output settings (docs/design.md, "Selection and output")
 struct UQSelection {
-  double threshold = 0.0;        // > 0: select; on s_loc, or on alpha * s_loc if on_error
+  double threshold = 0.0;        // > 0: select; on s_loc, or on the estimate e(s_loc) if on_error
   bool on_error = false;         // error_threshold given instead of threshold
   int max_centres = 4;           // per check
   double separation = 0.0;       // Angstrom; 0 until parsed: then 2 * rcut
@@ -110,7 +111,7 @@ class FixUQ : public Fix, public UQExchanger {
   bool peer_failed;        // another rank failed during this evaluation
 
   // --- results
-  double vector[NVECTOR];  // global vector, DESIGN.md section 5 order
+  double vector[NVECTOR];  // global vector, in the order of docs/design.md, "Selection and output"
   double devi_virial[3];   // DeePMD virial deviation max/min/avg per atom (eV) at the last check
 
   // --- drive: virial and pressure control (fix_uq_drive.cpp)
@@ -145,15 +146,18 @@ class FixUQ : public Fix, public UQExchanger {
   void setting(int, char **, int);
   void apply_settings();
 
+  // fix_uq.cpp
   void create_evaluator();
   void check_ghost_cutoff();
   void check_region_size();
   void grow_storage();
   void free_storage();
 
+  // fix_uq_drive.cpp
   void parse_drive(int narg, char **arg, int &iarg);
   void check_drive_member();
   std::string pressure_control() const;
+  // fix_uq.cpp
   void check_integrator();
   void begin_run();
 
@@ -167,6 +171,7 @@ class FixUQ : public Fix, public UQExchanger {
   [[noreturn]] void fail_all(const std::string &context, const std::string &message, bool origin);
   void comm_rows(double *data, int blocks, int width, bool reverse);
   void check_finite(const UQEvaluation &);
+  // fix_uq_stats.cpp
   void atomic_statistics(const UQEvaluation &);
   void aggregate();
   void reduce_globals(const UQEvaluation &);
@@ -193,6 +198,7 @@ class FixUQ : public Fix, public UQExchanger {
   std::string start_file(const std::string &path, const char *what, long long &bytes,
                          const std::string &header);
   std::string write_devi();
+  // fix_uq_check.cpp: a failure on rank 0 stops every rank
   void stop_if_failed(const std::string &err_on_rank0);
   std::string broadcast_message(const std::string &message, int root);
 };

@@ -1,5 +1,6 @@
 /* ----------------------------------------------------------------------
-   lammps-uq: fix uq, one check step (DESIGN.md section 4, steps 1-6).
+   lammps-uq: fix uq, one check step (docs/design.md, "One check step under
+   MPI"; steps 4-6 are in fix_uq_stats.cpp, 7 in fix_uq_select.cpp).
 ------------------------------------------------------------------------- */
 
 #include "fix_uq.h"

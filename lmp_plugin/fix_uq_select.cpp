@@ -1,6 +1,7 @@
 /* ----------------------------------------------------------------------
    lammps-uq: fix uq, centre selection, region snapshots and the DeePMD
-   model-deviation file (DESIGN.md section 5; twin of lammps_uq.science.selection).
+   model-deviation file (docs/design.md, "Selection and output"; twin of
+   lammps_uq.science.selection).
 
    Candidates are owned group atoms over the threshold that are the maximum
    of s_loc within `separation` (ties: lower atom id wins), found with ghost

@@ -1,6 +1,7 @@
 /* ----------------------------------------------------------------------
    lammps-uq: fix uq, local aggregation and global reductions
-   (DESIGN.md section 4, steps 5-6; twin of python/lammps_uq/uncertainty.py).
+   (docs/design.md, "One check step under MPI", steps 4-6; twin of
+   python/lammps_uq/science/uncertainty.py).
 ------------------------------------------------------------------------- */
 
 #include "fix_uq.h"
@@ -62,7 +63,8 @@ void FixUQ::aggregate()
 }
 
 /* ----------------------------------------------------------------------
-   step 6: per-atom outputs and the global vector (DESIGN.md section 5)
+   step 6: per-atom outputs and the global vector (docs/design.md,
+   "Selection and output")
 ------------------------------------------------------------------------- */
 
 void FixUQ::reduce_globals(const UQEvaluation &ev)

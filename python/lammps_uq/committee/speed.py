@@ -11,7 +11,7 @@
    ("free(): invalid pointer", seen).  Inside LAMMPS the glibc settings below plus deep
    binding are therefore faster than tcmalloc (benchmarks/README.md).
 
-2. ``tune_malloc``: glibc malloc settings (DESIGN.md section 4, "The allocator").
+2. ``tune_malloc``: glibc malloc settings (docs/design.md, "The allocator").
 
 PyTorch on CPU allocates and frees many large tensors per evaluation.  With glibc's
 defaults every block above the (dynamic) mmap threshold is a fresh ``mmap`` that is

@@ -1,4 +1,5 @@
-"""Carve high-uncertainty regions into small DFT-ready cells (paper Methods B, DESIGN.md §6).
+"""Carve high-uncertainty regions into small DFT-ready cells (paper Methods B; docs/design.md,
+"Carving").
 
 1. Core: the centre atom's molecule and the K-1 nearest molecules by centre-of-molecule
    distance (``molecules=K``; water with K=64 is the paper's recipe), or every molecule

@@ -1,6 +1,7 @@
 """``lammps-uq extract``: carve region frames as fix uq appends them, outside the MD ranks.
 
-The region file is the queue (DESIGN.md section 8).  :func:`extract` reads its whole frames
+The region file is the queue (docs/design.md, "From regions to a better potential").
+:func:`extract` reads its whole frames
 (:class:`~lammps_uq.extract.follow.FrameFollower`), skips frames whose cell exists already (the cell
 name holds the parent step, the centre id and the frame index, so a restarted consumer carves
 each frame once) and submits the others as carving tasks to an executor.  With ``follow`` it

@@ -1,4 +1,5 @@
-"""Region snapshots of ``fix uq`` (DESIGN.md section 5): one extxyz frame per centre.
+"""Region snapshots of ``fix uq`` (docs/design.md, "Selection and output"): one extxyz frame
+per centre.
 
 Arrays: ``numbers``, ``positions`` (unwrapped around the centre, Å), ``id`` (LAMMPS atom
 ids), ``s_atom``, ``s_local`` (eV/Å), ``forces_mean`` (committee mean, eV/Å).  Info:

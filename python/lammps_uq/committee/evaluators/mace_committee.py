@@ -1,4 +1,5 @@
-"""A committee of MACE models as a ``fix uq`` evaluator (DESIGN.md section 4).
+"""A committee of MACE models as a ``fix uq`` evaluator (docs/design.md, "Exact committee
+forces for message-passing models").
 
 Exact per-model forces at the cost of the periodic graph:
 

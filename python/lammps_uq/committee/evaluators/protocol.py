@@ -1,4 +1,5 @@
-"""The contract between ``fix uq`` and a committee evaluator (DESIGN.md section 4).
+"""The contract between ``fix uq`` and a committee evaluator (docs/design.md, "The evaluator
+protocol").
 
 ``fix uq`` gathers the local and ghost atoms of its MPI rank and calls
 ``evaluator.evaluate(positions, numbers, nlocal, image_of=..., exchange=...)``.
