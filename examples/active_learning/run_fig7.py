@@ -184,15 +184,39 @@ def publish(out: Path, dest: Path, seeds: list[int]) -> None:
         for name in (f"learning_curve_seed{seed}.png", f"report_seed{seed}.txt",
                      f"summary_seed{seed}.txt", "default_test_errors.json"):
             shutil.copyfile(out / name, dest / name)
+        check = out / f"{ARMS[0]}_seed{seed}" / "selection_check.json"
+        if check.exists():
+            shutil.copyfile(check, dest / f"selection_check_seed{seed}.json")
         for arm in ARMS:
             shutil.copyfile(out / f"{arm}_seed{seed}.toml", dest / f"{arm}_seed{seed}.toml")
-            for folder in sorted((out / f"{arm}_seed{seed}").glob("iter_[0-9][0-9][0-9]")):
-                for name in ("provenance.json", "test_errors.json"):
-                    if (folder / name).exists():
-                        target = dest / f"{arm}_seed{seed}" / folder.name / name
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(folder / name, target)
+            publish_arm(out / f"{arm}_seed{seed}", dest / f"{arm}_seed{seed}")
+    for name in ("score.json", "score.png"):
+        if (out / name).exists():
+            shutil.copyfile(out / name, dest / name)
     print(f"fig7: results copied to {dest}", flush=True)
+
+
+def publish_arm(work: Path, dest: Path) -> None:
+    """Every iteration's provenance, test and hard-set errors; the last committee's members
+    (the final committee of the arm: anyone can score it on test data of their own)."""
+    folders = sorted(work.glob("iter_[0-9][0-9][0-9]"))
+    for folder in folders:
+        for name in ("provenance.json", "test_errors.json", "hard_errors.json"):
+            if (folder / name).exists():
+                target = dest / folder.name / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / name, target)
+    done = [f for f in folders if list((f / "committee").glob("member_*.model"))
+            and (f / "test_errors.json").exists()]
+    if done:
+        (dest / "final_committee").mkdir(parents=True, exist_ok=True)
+        for old in (dest / "final_committee").glob("*"):
+            old.unlink()
+        for model in (done[-1] / "committee").glob("*"):
+            if model.stat().st_size >= 5 << 20:
+                raise SystemExit(f"fig7: {model} is over 5 MB; not copied")
+            shutil.copyfile(model, dest / "final_committee" / model.name)
+        (dest / "final_committee" / "ITERATION").write_text(done[-1].name + "\n")
 
 
 def main(argv=None) -> int:

@@ -4,8 +4,8 @@ For frames with reference forces, errors and uncertainties are compared at four 
 
 - components: e_j^k = |F̄_j^k - F_j^k,ref| against s_j^k;
 - atoms: e_j = (1/3) Σ_k e_j^k against s_j;
-- local neighbourhoods: the same neighbour average (DESIGN.md §2, Eq. 10) of e_j and s_j
-  within rcut, for each rcut asked;
+- local neighbourhoods: the same neighbour average (docs/design.md, "The quantities"; Eq. 10)
+  of e_j and s_j within rcut, for each rcut asked;
 - structures: the means over the atoms of a frame, e_i against s_i.
 
 α at each level is fitted as the ratio of the means, MAE = α · mean(s) (Eq. 3). A committee's

@@ -1,4 +1,5 @@
-"""Centre selection, offline (the same rules as ``fix uq``; DESIGN.md section 5).
+"""Centre selection, offline (the same rules as ``fix uq``; docs/design.md, "Selection and
+output").
 
 1. Candidates: group atoms with ``s_local >= threshold`` (or ``alpha * s_local >=
    error_threshold``) that are the maximum of ``s_local`` among group atoms within
