@@ -11,7 +11,8 @@ import pytest
 if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
     pytest.importorskip("mace")
 
-from lammps_uq import testing, uncertainty  # noqa: E402
+from lammps_uq import testing  # noqa: E402
+from lammps_uq.science import uncertainty  # noqa: E402
 
 pytestmark = [pytest.mark.lammps, pytest.mark.mpi]
 
