@@ -248,6 +248,12 @@ def test_one_frame_filling_the_tail_does_not_decide_the_exponent():
     assert spread["b_min"] <= weighted["b"] <= spread["b_max"]
 
 
+def test_one_frame_has_no_leave_one_frame_out_range():
+    e, s, _ = knee_data(np.random.default_rng(6), n_frames=1, per_frame=300)
+    model = cf.fit_model(e, s, np.zeros(len(e), int), q=0.9)
+    assert model["b_leave_one_frame_out"]["b_min"] is None and model["bound_factor"] == 0.0
+
+
 def test_the_tail_past_s_max_is_linear_and_continuous():
     model = {"form": "knee", "alpha": 2.0, "knee": 0.1, "b": 3.0, "s_max": 0.2,
              "bound_factor": 1.5}

@@ -130,6 +130,8 @@ def exponent_range(e, s, frames, knee: float) -> dict:
     e, s, frames = np.asarray(e, float), np.asarray(s, float), np.asarray(frames)
     quantile = float((s <= knee).mean())
     values = {}
+    if len(np.unique(frames)) < 2:  # nothing is left without the only frame
+        return {"b_min": None, "b_max": None, "frames": 0, "most_influential": None}
     for frame in np.unique(frames[s > knee]):
         keep = frames != frame
         values[frame] = fit_knee(e[keep], s[keep], quantile, frames=frames[keep])["b"]
