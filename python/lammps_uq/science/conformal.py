@@ -251,11 +251,12 @@ def fit_error_models(sets, q: float = DEFAULT_Q, units=None) -> dict:
     units = units or {}
     every = [unit for name, frames in sets
              for unit in units.get(name, [(name, f"frame {k}") for k in range(len(frames))])]
+    half_of_frame = halves(every)
     models, reports = {}, {}
     for level in local_levels(sets):
         e, s, frames = local_arrays(sets, level)
         radius = level.split()[1]
-        models[radius] = fit_model(e, s, frames, halves(every)[frames], q)
+        models[radius] = fit_model(e, s, frames, half_of_frame[frames], q)
         reports[radius] = _report(e, s, frames, every, q)
     return {"form": "knee", "q": float(q), "split": "by MD run within each set and kind "
             "(science.conformal.halves)", "local": models, "held_out": reports,
