@@ -101,6 +101,32 @@ def test_failures_are_retried_then_recorded_and_rerun(tmp_path, monkeypatch, cap
     assert len(ase.io.read("out.extxyz", ":")) == 2
 
 
+def test_collapsed_cells_are_refused_before_any_calculation(tmp_path, monkeypatch, capsys):
+    """Two atoms 0.30 Å apart (an H on an O): recorded with both atoms named, never computed
+    (the broken calculator would fail with another reason); --min-contact 0 lets it through."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flakycalc.py").write_text(FLAKY)
+    write_cells(tmp_path / "cells", n=2)
+    path = tmp_path / "cells" / "cell_10_2_00001.extxyz"
+    atoms = ase.io.read(path)
+    atoms.positions[4] = atoms.positions[0] + [0.30, 0.0, 0.0]  # O 0 and H 4
+    ase.io.write(path, atoms)
+    base = ["label", "cells", "-o", "out.extxyz", "--workers", "0", "--retries", "0",
+            "--calculator", "flakycalc:broken"]
+    assert main(base) == 1
+    assert "0 cells labelled, 0 already there, 2 failed" in capsys.readouterr().out
+    failed = json.loads((tmp_path / "out.failed.json").read_text())
+    assert failed["cell_10_2_00001"] == {
+        "source": "cells/cell_10_2_00001.extxyz", "attempts": 0,
+        "reason": "atoms 0 (O) and 4 (H) are 0.300 Å apart, closer than 0.7 x their covalent "
+                  "radii (0.679 Å): not a physical structure, not labelled (min_contact)"}
+    assert failed["cell_0_1_00000"]["reason"].startswith("CalculationFailed")
+    assert not (tmp_path / "out.extxyz.work" / "cell_10_2_00001").exists()
+    assert main(base + ["--min-contact", "0"]) == 1
+    failed = json.loads((tmp_path / "out.failed.json").read_text())
+    assert failed["cell_10_2_00001"]["reason"].startswith("CalculationFailed")
+
+
 def test_timeout_is_a_recorded_failure(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "flakycalc.py").write_text(FLAKY)

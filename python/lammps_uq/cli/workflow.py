@@ -48,6 +48,9 @@ def add_label(lab: argparse.ArgumentParser) -> None:
                      help="TOML or YAML file: command, pseudopotentials, kpts, parameters")
     lab.add_argument("--retries", type=int, default=1, help="extra tries of a failed cell")
     lab.add_argument("--timeout", type=float, help="seconds one label may take")
+    lab.add_argument("--min-contact", type=float, default=0.7, metavar="FACTOR",
+                     help="refuse cells with two atoms closer than FACTOR x their covalent "
+                          "radii, unlabelled (default 0.7; 0: no check)")
     lab.add_argument("--inputs-only", action="store_true",
                      help="write each cell's calculator input into OUTPUT.inputs/ and stop")
     add_executor_options(lab)

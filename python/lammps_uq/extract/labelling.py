@@ -24,7 +24,9 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .label_output import cell_digest, failures_path, folder_name, labelled_ids, locked
+from .contacts import DEFAULT_FACTOR, screen
+from .label_output import (FailureLog, cell_digest, failures_path, folder_name, labelled_ids,
+                           locked)
 from .label_queue import LabelQueue
 
 
@@ -91,16 +93,24 @@ def to_label(cells, have: dict, output: Path) -> dict:
 
 
 def label_cells(cells, output: Path, spec: str, config: dict, executor, *, retries: int = 1,
-                timeout: float | None = None, progress=None) -> tuple[int, int, int]:
-    """Label the cells not in ``output`` yet; returns (labelled, already there, failed)."""
+                timeout: float | None = None, progress=None,
+                min_contact: float = DEFAULT_FACTOR) -> tuple[int, int, int]:
+    """Label the cells not in ``output`` yet; returns (labelled, already there, failed).
+    Cells with atoms closer than ``min_contact`` x their covalent radii fail at once
+    (:mod:`lammps_uq.extract.contacts`)."""
     from .executors import Progress
 
     with locked(output):
         todo = to_label(cells, labelled_ids(output), output)
+        skipped = len(cells) - len(todo)
+        refused = screen(todo, min_contact)
+        failures = FailureLog(failures_path(output))
+        for cell_id, reason in refused.items():
+            failures.record(cell_id, source=todo.pop(cell_id)[1], attempts=0, reason=reason)
         queue = LabelQueue(todo, output, spec, config, executor, retries, timeout,
                            progress or Progress("lammps-uq label"))
         queue.run()
-    return queue.labelled, len(cells) - len(todo), queue.failed
+    return queue.labelled, skipped, queue.failed + len(refused)
 
 
 def write_all_inputs(cells, output: Path, spec: str, config: dict) -> int:
@@ -138,6 +148,9 @@ def run(args) -> int:
         raise InputError(f"--retries: got {args.retries}; expected an integer >= 0")
     if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise InputError(f"--timeout: got {args.timeout}; expected seconds > 0")
+    if not (args.min_contact >= 0 and math.isfinite(args.min_contact)):
+        raise InputError(f"--min-contact: got {args.min_contact}; expected a factor >= 0 "
+                         "(0: no check)")
     output = check_output(args.output)
     cells = gather_cells(args.cells)
     if args.inputs_only:
@@ -146,7 +159,8 @@ def run(args) -> int:
         return 0
     with running(args.workers, args.parsl_config) as executor:
         labelled, skipped, failed = label_cells(cells, output, args.calculator, config, executor,
-                                                retries=args.retries, timeout=args.timeout)
+                                                retries=args.retries, timeout=args.timeout,
+                                                min_contact=args.min_contact)
     print(f"lammps-uq label: {labelled} cells labelled, {skipped} already there, {failed} failed"
           + (f" (reasons in {failures_path(output)})" if failed else ""))
     return 0 if failed == 0 else 1

@@ -120,6 +120,8 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("label", "calculator_config"): ("", _str(), "TOML/YAML file of a DFT code (label)"),
     ("label", "retries"): (1, _int(0), "extra tries of a failed cell"),
     ("label", "timeout"): (0.0, _number(0), "seconds one label may take (0: no limit)"),
+    ("label", "min_contact"): (0.7, _number(0), "refuse cells with two atoms closer than this "
+                               "x their covalent radii (collapsed structures; 0: no check)"),
     ("train", "members"): (3, _int(2), "committee size N_C"),
     ("train", "mode"): ("scratch", _str("scratch", "finetune"),
                         "train members from random weights (the paper), or fine-tune the "

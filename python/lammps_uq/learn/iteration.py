@@ -150,7 +150,8 @@ def label(cfg, folder: Path, executor, say) -> list:
         config = load_config(str(cfg.path("label.calculator_config") or "") or None)
         labelled, skipped, failed = label_cells(
             cells, output, cfg["label.calculator"], config, executor,
-            retries=cfg["label.retries"], timeout=cfg["label.timeout"] or None)
+            retries=cfg["label.retries"], timeout=cfg["label.timeout"] or None,
+            min_contact=cfg["label.min_contact"])
         if labelled + skipped == 0:
             reasons = FailureLog(failures_path(output))
             first = next(iter(reasons.entries.values()), {}).get("reason", "?")
