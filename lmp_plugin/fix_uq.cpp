@@ -16,58 +16,59 @@
 #include "update.h"
 #include "utils.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstring>
 
 using namespace LAMMPS_NS;
 using namespace FixConst;
 
 namespace {
 constexpr double PI = 3.14159265358979323846;
-constexpr double EV_TO_KCAL_MOL = 23.060547830619026;    // CODATA 2018: eV per (kcal/mol)
-
 }    // namespace
 
 /* ---------------------------------------------------------------------- */
 
-FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
-    Fix(lmp, narg, arg), drive_energy(0.0), rcut(4.0), alpha(0.0), alpha_set(false), drive(false),
-    drive_member(-1), unit_factor(1.0), energy_requested(false), bridge(nullptr), nmax_atoms(0),
-    peratom(nullptr), s_atom(nullptr), s_local(nullptr), sigma(nullptr), image_of(nullptr),
-    extra(nullptr),
-    comm_data(nullptr), comm_width(0), comm_blocks(1), comm_nall(0), exchange_phase(0),
-    peer_failed(false), ncentres_total(0), last_selected(-1), region_bytes(-1),
-    devi_bytes(-1), restored(false), last_check_step(-1), run_begun(false), run_start(0.0), nchecks(0), nevals(0), wait_seconds(0.0)
+FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, narg, arg)
 {
-  devi_virial[0] = devi_virial[1] = devi_virial[2] = 0.0;
-  virial_checked = false;
-  if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
-  nevery = utils::inumeric(FLERR, arg[3], false, lmp);
-  if (nevery <= 0)
-    UQ_ERROR_ALL(3, "Fix uq N (check every N steps) must be a positive integer, got {}",
-               arg[3]);
-  spec.units = update->unit_style;
-  if (spec.units != "metal" && spec.units != "real")
-    error->all(FLERR, "Fix uq requires units metal or real, got units {}", spec.units);
-  if (spec.units == "real") unit_factor = EV_TO_KCAL_MOL;
-
-  // evaluator words run up to the required `elements` keyword
-  int iarg = 4;
-  while (iarg < narg && strcmp(arg[iarg], "elements") != 0) spec.args.emplace_back(arg[iarg++]);
-  if (spec.args.empty())
-    UQ_ERROR_ALL(4, "Fix uq needs an evaluator after N, e.g. 'python MODULE:FACTORY'");
-  if (iarg == narg)
-    error->all(FLERR, "Fix uq requires the keyword 'elements' followed by one chemical symbol "
-               "per atom type ({} types)", atom->ntypes);
-  parse_keywords(narg, arg, iarg);
-
-  for (auto &v : vector) v = 0.0;
-  for (auto &t : timers) t = 0.0;
-  apply_settings();    // the words themselves are checked by the evaluator's Python side
-  spec.rcut = rcut;
+  parse_fix_line(narg, arg);
   create_evaluator();
   check_drive_member();
   check_selection_settings();
+  choose_alpha();
+  set_error_model();
+  declare_outputs();
+  grow_storage();
+}
+
+/* ----------------------------------------------------------------------
+   every rank builds its evaluator; the Python side parses the numeric
+   keywords (lammps_uq.science.settings, their one parser and checker) and
+   any failure on any rank stops every rank with one message
+------------------------------------------------------------------------- */
+
+void FixUQ::create_evaluator()
+{
+  std::string err;
+  if (sel.carve) {    // the consumer of the region file is started by rank 0 (lammps_uq.fix.insitu)
+    spec.options.emplace_back("carve_file", sel.region_file);
+    spec.options.emplace_back("carve_rank0", comm->me == 0 ? "1" : "0");
+  }
+  UQSettings parsed;
+  bridge = uq_load_bridge(err);
+  if (bridge) err = bridge->create(spec, parsed);
+  if (!sync(err.empty(), 0)) fail_all("setting up the evaluator", err, !err.empty());
+  apply_settings(parsed);
+  err = bridge->describe(rcut, info);    // the fitted alpha and error model depend on rcut
+  if (!sync(err.empty(), 0)) fail_all("setting up the evaluator", err, !err.empty());
+  if ((int) info.numbers.size() != atom->ntypes + 1)
+    error->all(FLERR, "Fix uq: evaluator returned {} atomic numbers for {} atom types",
+               info.numbers.size() - 1, atom->ntypes);
+}
+
+// alpha: the number given, the committee's fitted alpha (alpha auto), else the Gaussian
+// value 2 / sqrt(2 pi N_C)
+void FixUQ::choose_alpha()
+{
   if (!alpha_set) alpha = 2.0 / std::sqrt(2.0 * PI * info.n_models);
   if (alpha_auto) {
     if (!(info.alpha > 0.0))
@@ -76,9 +77,12 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
                  "after alpha", info.name);
     alpha = info.alpha;
   }
-  set_error_model();
   vector[9] = alpha;
+}
 
+// what this fix offers LAMMPS: global scalar and vector, per-atom array, restart, energy, virial
+void FixUQ::declare_outputs()
+{
   restart_global = 1;
   scalar_flag = vector_flag = 1;
   size_vector = NVECTOR;
@@ -93,24 +97,6 @@ FixUQ::FixUQ(LAMMPS *lmp, int narg, char **arg) :
   virial_global_flag = thermo_virial = drive ? 1 : 0;
   comm_forward = std::max(1, info.max_exchange_width);
   comm_reverse = std::max(3 * info.n_models, info.max_exchange_width);
-  grow_storage();
-}
-
-/* ---------------------------------------------------------------------- */
-
-void FixUQ::create_evaluator()
-{
-  std::string err;
-  if (sel.carve) {    // the consumer of the region file is started by rank 0 (lammps_uq.fix.insitu)
-    spec.options.emplace_back("carve_file", sel.region_file);
-    spec.options.emplace_back("carve_rank0", comm->me == 0 ? "1" : "0");
-  }
-  bridge = uq_load_bridge(err);
-  if (bridge) err = bridge->create(spec, info);
-  if (!sync(err.empty(), 0)) fail_all("setting up the evaluator", err, !err.empty());
-  if ((int) info.numbers.size() != atom->ntypes + 1)
-    error->all(FLERR, "Fix uq: evaluator returned {} atomic numbers for {} atom types",
-               info.numbers.size() - 1, atom->ntypes);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -64,90 +64,93 @@ class FixUQ : public Fix, public UQExchanger {
 
   std::string exchange(double *data, int width, bool reverse) override;
 
-  static constexpr int NVECTOR = 11;    // length of the global vector (appended only)
-  static constexpr int NPERATOM = 4;    // per-atom columns (appended, never reordered)
-  double drive_energy;    // driving potential energy of the last step (LAMMPS units)
+  static constexpr int NVECTOR = 11;     // length of the global vector (appended only)
+  static constexpr int NPERATOM = 4;     // per-atom columns (appended, never reordered)
+  double drive_energy = 0.0;    // driving potential energy of the last step (LAMMPS units)
   bool drives() const { return drive; }
-  std::string drive_words() const;    // "mean" or "model K", for messages
+  std::string drive_words() const;                  // "mean" or "model K", for messages
   std::vector<std::string> output_files() const;    // region, devi: the files this fix writes
 
  private:
   // --- settings from the fix line
-  UQEvaluatorSpec spec;    // evaluator words, elements, units
-  double rcut;             // aggregation radius (Angstrom)
-  double alpha;            // error = alpha * uncertainty
-  bool alpha_set;          // alpha given by the user
-  bool alpha_auto = false; // alpha auto: the committee's fitted alpha
-  UQErrorModel error_model; // per-atom error estimate and bound (alpha auto: calibrated)
-  bool warned_beyond = false; // s_loc above the calibration's largest: warned once
-  bool drive;              // drive mean or drive model K: forces act every step
-  int drive_member;        // drive model K: K - 1 (sorted member order); -1: the committee mean
-  double unit_factor;      // eV (and eV/Angstrom) to LAMMPS energy (force) units
-  std::string energy_id;   // id of the fix uq/energy that reports the drive energy
-  bool energy_requested;   // fix_modify ID energy yes was given (moved to energy_id)
+  UQEvaluatorSpec spec;           // evaluator words, elements, units, numeric keywords as written
+  double rcut = 4.0;              // aggregation radius (Angstrom)
+  double alpha = 0.0;             // error = alpha * uncertainty
+  bool alpha_set = false;         // alpha given by the user
+  bool alpha_auto = false;        // alpha auto: the committee's fitted alpha
+  UQErrorModel error_model;       // per-atom error estimate and bound (alpha auto: calibrated)
+  bool warned_beyond = false;     // s_loc above the calibration's largest: warned once
+  bool drive = false;             // drive mean or drive model K: forces act every step
+  int drive_member = -1;          // drive model K: K - 1 (sorted member order); -1: the mean
+  double unit_factor = 1.0;       // eV (and eV/Angstrom) to LAMMPS energy (force) units
+  std::string energy_id;          // id of the fix uq/energy that reports the drive energy
+  bool energy_requested = false;  // fix_modify ID energy yes was given (moved to energy_id)
 
-  UQSelection sel;         // threshold, max_centres, separation, cooldown, region, files
+  UQSelection sel;    // threshold, max_centres, separation, cooldown, region, files
 
   // --- the evaluator
-  UQBridge *bridge;        // Python side
-  UQEvaluatorInfo info;    // what the evaluator declared
+  UQBridge *bridge = nullptr;    // Python side
+  UQEvaluatorInfo info;          // what the evaluator declared
 
   // --- per-atom storage (nmax rows)
-  int nmax_atoms;          // rows allocated
-  double **peratom;        // output: s_j, s_loc, error estimate e(s_loc), bound (NPERATOM)
-  double *s_atom;          // s_j of local + ghost atoms
-  double *s_local;         // s_loc of local atoms
-  double *sigma;           // DeePMD deviation of local atoms
-  int *image_of;           // owned index each atom images, or -1
-  double *extra;           // (nmax, 4): s_loc and committee-mean force, also on ghosts
+  int nmax_atoms = 0;             // rows allocated
+  double **peratom = nullptr;     // output: s_j, s_loc, error estimate e(s_loc), bound (NPERATOM)
+  double *s_atom = nullptr;       // s_j of local + ghost atoms
+  double *s_local = nullptr;      // s_loc of local atoms
+  double *sigma = nullptr;        // DeePMD deviation of local atoms
+  int *image_of = nullptr;        // owned index each atom images, or -1
+  double *extra = nullptr;        // (nmax, 4): s_loc and committee-mean force, also on ghosts
   std::unordered_map<tagint, int> owner;    // owned atom index by atom id (last gather)
 
   // --- communication state
-  double *comm_data;       // array being exchanged: comm_blocks blocks of (comm_nall, comm_width)
-  int comm_width;          // doubles per atom and block in the current exchange
-  int comm_blocks;         // blocks (committee members for forces, else 1)
-  int comm_nall;           // rows per block
-  int exchange_phase;      // exchanges done in this evaluation (all ranks agree)
-  bool peer_failed;        // another rank failed during this evaluation
+  double *comm_data = nullptr;    // array being exchanged: comm_blocks x (comm_nall, comm_width)
+  int comm_width = 0;             // doubles per atom and block in the current exchange
+  int comm_blocks = 1;            // blocks (committee members for forces, else 1)
+  int comm_nall = 0;              // rows per block
+  int exchange_phase = 0;         // exchanges done in this evaluation (all ranks agree)
+  bool peer_failed = false;       // another rank failed during this evaluation
 
   // --- results
-  double vector[NVECTOR];  // global vector, in the order of docs/design.md, "Selection and output"
-  double devi_virial[3];   // DeePMD virial deviation max/min/avg per atom (eV) at the last check
+  double vector[NVECTOR] = {};     // global vector (docs/design.md, "Selection and output")
+  double devi_virial[3] = {};      // DeePMD virial deviation max/min/avg per atom (eV), last check
 
   // --- drive: virial and pressure control (fix_uq_drive.cpp)
-  std::string barostat;    // "fix ID (style)" controlling the pressure this run, "" if none
-  bool virial_checked;     // this run's first drive evaluation checked for virials
+  std::string barostat;           // "fix ID (style)" controlling the pressure this run, "" if none
+  bool virial_checked = false;    // this run's first drive evaluation checked for virials
 
   // --- selection state (kept in restart files)
-  bigint ncentres_total;        // centres selected so far
-  std::vector<double> recent;   // (step, x, y, z) of centres chosen within the cooldown
-  bigint last_selected;         // step of the last selection and file output, -1 if none
-  long long region_bytes;       // size of the region file after the last write, -1: not started
-  long long devi_bytes;         // size of the devi file after the last write, -1: not started
-  bool restored;                // state came from a restart file: trim the files at setup
-  bigint last_check_step;       // step of the last statistics (rerun: setup and end_of_step meet)
-  bool run_begun;               // setup() of this run/minimize/rerun has started the outputs
+  bigint ncentres_total = 0;      // centres selected so far
+  std::vector<double> recent;     // (step, x, y, z) of centres chosen within the cooldown
+  bigint last_selected = -1;      // step of the last selection and file output, -1 if none
+  long long region_bytes = -1;    // size of the region file after the last write, -1: not started
+  long long devi_bytes = -1;      // size of the devi file after the last write, -1: not started
+  bool restored = false;          // state came from a restart file: trim the files at setup
+  bigint last_check_step = -1;    // step of the last statistics (rerun: setup, end_of_step meet)
+  bool run_begun = false;         // setup() of this run/minimize/rerun has started the outputs
 
   // --- timing (seconds, this rank)
   enum { T_GATHER, T_EVALUATE, T_COMM, T_AGGREGATE, T_SELECT, T_OUTPUT, NTIMER };
-  double timers[NTIMER];
-  double run_start;        // walltime at setup
-  int nchecks;             // checks (statistics) done in this run
-  int nevals;              // evaluator calls in this run
-  double wait_seconds;     // this rank's time in collective check points (waiting for slower ranks)
+  double timers[NTIMER] = {};
+  double run_start = 0.0;         // walltime at setup
+  int nchecks = 0;                // checks (statistics) done in this run
+  int nevals = 0;                 // evaluator calls in this run
+  double wait_seconds = 0.0;      // this rank's time in collective check points (waiting)
 
   // --- binned neighbour search (reused between checks)
   UQBins bins;
 
   // fix_uq_args.cpp
+  void parse_fix_line(int, char **);
   void parse_keywords(int, char **, int);
   void check_selection_settings();
   std::string word(int, char **, int);
   void setting(int, char **, int);
-  void apply_settings();
+  void apply_settings(const UQSettings &);
 
   // fix_uq.cpp
   void create_evaluator();
+  void choose_alpha();
+  void declare_outputs();
   void check_ghost_cutoff();
   void check_region_size();
   void grow_storage();

@@ -1,22 +1,26 @@
 /* ----------------------------------------------------------------------
-   lammps-uq: fix uq keywords after `elements` (README "fix uq reference").
+   lammps-uq: the fix uq line (README "fix uq reference").
    Every error names the keyword, the value received and what is expected.
+   The numeric keywords are parsed and checked once, by the Python side
+   (lammps_uq.science.settings); apply_settings() takes the parsed values.
 ------------------------------------------------------------------------- */
 
 #include "fix_uq.h"
 
 #include "atom.h"
 #include "error.h"
+#include "update.h"
 #include "utils.h"
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <cstring>
 
 using namespace LAMMPS_NS;
 
 namespace {
+constexpr double EV_TO_KCAL_MOL = 23.060547830619026;    // CODATA 2018: eV per (kcal/mol)
+
 const char *const KEYWORDS[] = {"rcut",   "alpha",     "drive",    "dtype",    "device",
                                 "threshold", "error_threshold", "max_centres", "separation",
                                 "cooldown", "region", "file", "devi", "carve"};
@@ -53,29 +57,56 @@ std::string FixUQ::word(int narg, char **arg, int iarg)
   return arg[iarg + 1];
 }
 
-// a numeric keyword: its word goes to lammps_uq.science.settings.check_settings, the one set of
-// rules the fix and the offline tools share; apply_settings() reads it once checked
+// a numeric keyword: its word goes to the Python side as written; lammps_uq.science.settings,
+// the one set of rules the fix and the offline tools share, parses and checks it, and
+// apply_settings() takes the parsed values
 void FixUQ::setting(int narg, char **arg, int iarg)
 {
-  spec.options.emplace_back(std::string("setting.") + arg[iarg], word(narg, arg, iarg));
+  spec.settings.emplace_back(arg[iarg], word(narg, arg, iarg));
 }
 
-void FixUQ::apply_settings()
+void FixUQ::apply_settings(const UQSettings &parsed)
 {
-  for (const auto &kv : spec.options) {
-    if (kv.first.rfind("setting.", 0) != 0) continue;
-    const std::string kw = kv.first.substr(8);
-    const char *text = kv.second.c_str();
-    if (kw == "alpha" && kv.second == "auto") continue;
-    const double value = strtod(text, nullptr);
-    if (kw == "rcut") rcut = value;
-    else if (kw == "alpha") alpha = value;
-    else if (kw == "threshold" || kw == "error_threshold") sel.threshold = value;
-    else if (kw == "max_centres") sel.max_centres = (int) strtol(text, nullptr, 10);
-    else if (kw == "separation") sel.separation = value;
-    else if (kw == "cooldown") sel.cooldown = (bigint) strtoll(text, nullptr, 10);
-    else if (kw == "region") sel.region = value;
+  for (const auto &kv : parsed.real) {
+    if (kv.first == "rcut") rcut = kv.second;
+    else if (kv.first == "alpha") alpha = kv.second;
+    else if (kv.first == "threshold" || kv.first == "error_threshold") sel.threshold = kv.second;
+    else if (kv.first == "separation") sel.separation = kv.second;
+    else if (kv.first == "region") sel.region = kv.second;
   }
+  for (const auto &kv : parsed.integer) {
+    if (kv.first == "max_centres") sel.max_centres = (int) kv.second;
+    else if (kv.first == "cooldown") sel.cooldown = (bigint) kv.second;
+  }
+  const auto word = parsed.word.find("alpha");
+  alpha_auto = word != parsed.word.end() && word->second == "auto";
+  alpha_set = alpha_auto || parsed.real.count("alpha");
+}
+
+/* ----------------------------------------------------------------------
+   fix ID group uq N evaluator words ... elements E1 E2 ... keyword value ...
+------------------------------------------------------------------------- */
+
+void FixUQ::parse_fix_line(int narg, char **arg)
+{
+  if (narg < 5) utils::missing_cmd_args(FLERR, "fix uq", error);
+  nevery = utils::inumeric(FLERR, arg[3], false, lmp);
+  if (nevery <= 0)
+    UQ_ERROR_ALL(3, "Fix uq N (check every N steps) must be a positive integer, got {}", arg[3]);
+  spec.units = update->unit_style;
+  if (spec.units != "metal" && spec.units != "real")
+    error->all(FLERR, "Fix uq requires units metal or real, got units {}", spec.units);
+  if (spec.units == "real") unit_factor = EV_TO_KCAL_MOL;
+
+  // evaluator words run up to the required `elements` keyword
+  int iarg = 4;
+  while (iarg < narg && strcmp(arg[iarg], "elements") != 0) spec.args.emplace_back(arg[iarg++]);
+  if (spec.args.empty())
+    UQ_ERROR_ALL(4, "Fix uq needs an evaluator after N, e.g. 'python MODULE:FACTORY'");
+  if (iarg == narg)
+    error->all(FLERR, "Fix uq requires the keyword 'elements' followed by one chemical symbol "
+               "per atom type ({} types)", atom->ntypes);
+  parse_keywords(narg, arg, iarg);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -112,10 +143,6 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
       while (iarg + 2 < narg && !is_keyword(arg[iarg + 2])) words += std::string(" ") + arg[++iarg + 1];
       spec.options.emplace_back("carve", words);
       sel.carve = true;
-    } else if (kw == "alpha") {
-      alpha_auto = word(narg, arg, iarg) == "auto";
-      alpha_set = true;
-      setting(narg, arg, iarg);
     } else if (kw == "drive") {
       parse_drive(narg, arg, iarg);
     } else if (kw == "dtype" || kw == "device") {
@@ -126,7 +153,7 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
     } else if (kw == "devi") {
       sel.devi_file = word(narg, arg, iarg);
     } else {
-      // rcut, threshold, error_threshold, max_centres, separation, cooldown, region
+      // rcut, alpha, threshold, error_threshold, max_centres, separation, cooldown, region
       if (kw == "error_threshold") sel.on_error = true;
       setting(narg, arg, iarg);
     }
@@ -137,7 +164,6 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
 
 void FixUQ::check_selection_settings()
 {
-  apply_settings();
   if (sel.separation <= 0.0) sel.separation = 2.0 * rcut;
   const bool selecting = sel.threshold > 0.0;
   if (!selecting && (sel.region > 0.0 || !sel.region_file.empty()))

@@ -94,6 +94,17 @@ PyObject *string_list(const std::vector<std::string> &words)
   return list;
 }
 
+PyObject *string_dict(const std::vector<std::pair<std::string, std::string>> &pairs)
+{
+  PyObject *dict = PyDict_New();
+  for (const auto &kv : pairs) {
+    PyObject *value = PyUnicode_FromString(kv.second.c_str());
+    PyDict_SetItemString(dict, kv.first.c_str(), value);
+    Py_DECREF(value);
+  }
+  return dict;
+}
+
 PyObject *view_of(const void *ptr, size_t nbytes)
 {
   return PyMemoryView_FromMemory((char *) ptr, (Py_ssize_t) nbytes, PyBUF_READ);
@@ -104,7 +115,8 @@ class PythonBridge : public UQBridge {
   // needs the GIL: makes the capsule through which the exchanges find this bridge
   PythonBridge() : capsule(PyCapsule_New(this, "lammps_uq.bridge", nullptr)) {}
   ~PythonBridge() override;
-  std::string create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &info) override;
+  std::string create(const UQEvaluatorSpec &spec, UQSettings &parsed) override;
+  std::string describe(double rcut, UQEvaluatorInfo &info) override;
   std::string evaluate(UQEvaluation &ev) override;
   void release_outputs() override;
   std::string report() override;
@@ -120,7 +132,7 @@ class PythonBridge : public UQBridge {
   Py_buffer fbuf{}, ebuf{}, vbuf{};    // buffers of the returned forces, energies, virials
   bool holding = false;           // whether fbuf/ebuf are held
   bool holding_virials = false;   // whether vbuf is held
-  std::string read_info(double rcut, UQEvaluatorInfo &info);
+  std::string read_settings(UQSettings &parsed);
   std::string read_error_model(double rcut, UQErrorModel &model);
   std::string take_outputs(PyObject *result, UQEvaluation &ev);
 };
@@ -175,7 +187,7 @@ PythonBridge::~PythonBridge()
   Py_XDECREF(capsule);
 }
 
-std::string PythonBridge::create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &info)
+std::string PythonBridge::create(const UQEvaluatorSpec &spec, UQSettings &parsed)
 {
   GIL gil;
   PyObject *mod = PyImport_ImportModule("lammps_uq.fix.bridge");
@@ -183,26 +195,42 @@ std::string PythonBridge::create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &i
   PyObject *fwd = PyCFunction_New(&forward_def, capsule);
   PyObject *rev = PyCFunction_New(&reverse_def, capsule);
   PyObject *args = string_list(spec.args), *elements = string_list(spec.elements);
-  PyObject *options = PyDict_New();
-  for (const auto &kv : spec.options) {
-    PyObject *value = PyUnicode_FromString(kv.second.c_str());
-    PyDict_SetItemString(options, kv.first.c_str(), value);
-    Py_DECREF(value);
-  }
-  session = PyObject_CallMethod(mod, "create", "OOsOOO", args, elements, spec.units.c_str(),
-                                options, fwd, rev);
+  PyObject *options = string_dict(spec.options), *settings = string_dict(spec.settings);
+  session = PyObject_CallMethod(mod, "create", "OOsOOOO", args, elements, spec.units.c_str(),
+                                options, fwd, rev, settings);
   Py_DECREF(args);
   Py_DECREF(elements);
   Py_DECREF(options);
+  Py_DECREF(settings);
   Py_XDECREF(fwd);
   Py_XDECREF(rev);
   Py_DECREF(mod);
   if (!session) return fetch_error();
-  return read_info(spec.rcut, info);
+  return read_settings(parsed);
 }
 
-std::string PythonBridge::read_info(double rcut, UQEvaluatorInfo &info)
+// session.settings: {keyword: int, float or word}, as lammps_uq.science.settings parsed them
+std::string PythonBridge::read_settings(UQSettings &parsed)
 {
+  PyObject *dict = PyObject_GetAttrString(session, "settings"), *key, *value;
+  if (dict && !PyDict_Check(dict)) PyErr_SetString(PyExc_TypeError, "settings: expected a dict");
+  for (Py_ssize_t pos = 0; !PyErr_Occurred() && PyDict_Next(dict, &pos, &key, &value);) {
+    const char *name = PyUnicode_AsUTF8(key);    // a TypeError unless a str
+    if (!name) break;
+    if (PyFloat_Check(value))
+      parsed.real[name] = PyFloat_AsDouble(value);
+    else if (PyUnicode_Check(value))
+      parsed.word[name] = PyUnicode_AsUTF8(value);
+    else
+      parsed.integer[name] = PyLong_AsLongLong(value);    // a TypeError unless an int
+  }
+  Py_XDECREF(dict);
+  return PyErr_Occurred() ? fetch_error() : "";
+}
+
+std::string PythonBridge::describe(double rcut, UQEvaluatorInfo &info)
+{
+  GIL gil;
   PyObject *res = PyObject_CallMethod(session, "describe", "d", rcut);
   if (!res) return fetch_error();
   PyObject *numbers = nullptr;

@@ -15,6 +15,7 @@
 #include "uq_compat_config.h"
 #include "uq_error_model.h"
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,7 +28,16 @@ struct UQEvaluatorSpec {
   std::vector<std::string> elements;    // one chemical symbol per atom type
   std::string units;                    // LAMMPS unit style
   std::vector<std::pair<std::string, std::string>> options;    // evaluator keywords (dtype, device)
-  double rcut = 4.0;                    // s_loc radius, for the committee's fitted alpha
+  // numeric keywords (rcut, alpha, threshold, ...) as written: the Python side parses them
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+// The numeric keywords of the fix line as lammps_uq.science.settings parsed and checked them,
+// the one parser of these words; a keyword the line leaves out is absent.
+struct UQSettings {
+  std::map<std::string, double> real;         // rcut, alpha, threshold, separation, region, ...
+  std::map<std::string, long long> integer;   // max_centres, cooldown
+  std::map<std::string, std::string> word;    // a word the rules allow (alpha auto)
 };
 
 // What the evaluator declares once it is built.
@@ -72,8 +82,10 @@ struct UQEvaluation {
 class UQBridge {
  public:
   virtual ~UQBridge() = default;
-  // Builds the evaluator; returns "" or the Python error message.
-  virtual std::string create(const UQEvaluatorSpec &spec, UQEvaluatorInfo &info) = 0;
+  // Builds the evaluator and parses spec.settings; returns "" or the Python error message.
+  virtual std::string create(const UQEvaluatorSpec &spec, UQSettings &parsed) = 0;
+  // What the evaluator declares, with its fitted alpha and error model at rcut.
+  virtual std::string describe(double rcut, UQEvaluatorInfo &info) = 0;
   // Calls the evaluator; returns "" or the Python error message.
   virtual std::string evaluate(UQEvaluation &ev) = 0;
   // Drops the output buffers of the last evaluate().

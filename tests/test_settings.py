@@ -1,5 +1,6 @@
 """One set of rules for the selection settings (issue 11, item 11) and the python evaluator's
-keywords (item 18): ``check_settings``, and ``fix.bridge.create`` as the C++ fix calls it."""
+keywords (item 18): ``check_settings``, and ``fix.bridge.create`` as the C++ fix calls it, which
+parses the fix's numeric keywords for it (issue 24, item 3: the one parser of these words)."""
 
 from __future__ import annotations
 
@@ -66,19 +67,27 @@ def test_auto_is_a_word_of_the_fix_only():
 
 def test_fix_create_checks_the_settings_words_before_the_evaluator():
     with pytest.raises(InputError) as info:
-        bridge.create(FACTORY, ["Cu", "Ni"], "metal", {"setting.max_centres": "4294967296"},
-                    None, None)
+        bridge.create(FACTORY, ["Cu", "Ni"], "metal", {}, None, None,
+                      {"max_centres": "4294967296"})
     assert str(info.value) == ("fix uq max_centres: got '4294967296'; expected an integer from 1 "
                                "to 2147483647")
     with pytest.raises(InputError, match=r"^fix uq cooldown: got '1e3'; expected an integer"):
-        bridge.create(FACTORY, ["Cu", "Ni"], "metal",
-                    {"setting.rcut": "3", "setting.cooldown": "1e3"}, None, None)
+        bridge.create(FACTORY, ["Cu", "Ni"], "metal", {}, None, None,
+                      {"rcut": "3", "cooldown": "1e3"})
 
 
-def test_fix_create_takes_the_settings_out_of_the_evaluator_keywords():
-    options = {"setting.rcut": "3.5", "setting.alpha": "auto", "setting.max_centres": "2"}
-    session = bridge.create(FACTORY, ["Cu", "Ni"], "metal", options, None, None)
+def test_fix_create_hands_the_parsed_settings_back():
+    """The C++ fix reads Session.settings (uq_bridge.cpp, read_settings): ints stay ints (a
+    bigint cooldown keeps all its digits), numbers are floats, alpha auto stays the word."""
+    words = {"rcut": "3.5", "alpha": "auto", "max_centres": "2",
+             "cooldown": "9223372036854775807", "separation": "7"}
+    session = bridge.create(FACTORY, ["Cu", "Ni"], "metal", {}, None, None, words)
     assert session.evaluator.n_models >= 2
+    assert session.settings == {"rcut": 3.5, "alpha": "auto", "max_centres": 2,
+                                "cooldown": 2**63 - 1, "separation": 7.0}
+    assert [type(session.settings[k]) for k in ("rcut", "max_centres", "cooldown")] == [
+        float, int, int]
+    assert bridge.create(FACTORY, ["Cu", "Ni"], "metal", {}, None, None).settings == {}
 
 
 def test_dtype_for_a_python_factory_that_forwards_kwargs():

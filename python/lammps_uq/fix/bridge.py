@@ -159,8 +159,11 @@ class FixExchange:
 class Session:
     """One evaluator as seen by one ``fix uq`` instance on one MPI rank."""
 
-    def __init__(self, evaluator: Any, name: str, numbers: list[int], forward, reverse):
+    def __init__(self, evaluator: Any, name: str, numbers: list[int], forward, reverse,
+                 settings: dict | None = None):
         self.evaluator, self.name = evaluator, name
+        # the fix's numeric keywords, parsed by science.settings: the C++ fix reads these
+        self.settings = dict(settings or {})
         self.numbers = np.asarray(numbers, dtype=np.int64)
         self._forward, self._reverse = forward, reverse
         self.extractor = None  # fix uq ... carve DIR: the consumer process (lammps_uq.fix.insitu)
@@ -263,21 +266,24 @@ class Session:
         return arrays[0], arrays[1], arrays[2] if virial else None
 
 
-def create(args, elements, units, options, forward, reverse) -> Session:
-    """Build the evaluator of a ``fix uq`` line (called once per fix and rank)."""
+def create(args, elements, units, options, forward, reverse, settings=None) -> Session:
+    """Build the evaluator of a ``fix uq`` line (called once per fix and rank).
+
+    ``settings`` holds the words of the numeric keywords ({"rcut": "4.5", ...}); they are
+    parsed and checked here, once, by ``science.settings`` (the rules ``lammps-uq select``
+    uses too), and the fix reads the parsed values back from ``Session.settings``.
+    """
     from ..committee.speed import bind_torch_blas
 
     bind_torch_blas()  # before any evaluator imports torch (see committee/speed.py)
     numbers = atomic_numbers_of(list(elements))
+    parsed = check_settings(dict(settings or {}), style="fix")
     options = dict(options)
-    settings = {key[len("setting."):]: options.pop(key) for key in list(options)
-                if key.startswith("setting.")}
-    check_settings(settings, style="fix")  # the rules lammps-uq select uses too
     carve_words = options.pop("carve", None)
     carve_file, rank0 = options.pop("carve_file", ""), options.pop("carve_rank0", "1") == "1"
     evaluator, name = build_evaluator(list(args), list(elements), options)
     check_evaluator(evaluator, name)
-    session = Session(evaluator, name, numbers, forward, reverse)
+    session = Session(evaluator, name, numbers, forward, reverse, parsed)
     if carve_words is not None:
         from .insitu import InSituExtract
 

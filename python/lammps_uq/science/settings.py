@@ -1,8 +1,10 @@
 """The rules of the selection settings, shared by ``fix uq`` and the offline tools.
 
-``fix uq`` hands the raw words of its line (``fix.bridge.create``: ``setting.KEY`` options) and
-``lammps-uq select`` its parsed options to :func:`check_settings`, so both refuse the same
-values with the same words.  Keys are the fix's keyword names:
+This module is the one parser of these numbers and the one place of their ranges and messages.
+``fix uq`` hands the words of these keywords to :func:`check_settings` (``fix.bridge.create``'s
+``settings``) and reads the parsed values back (``Session.settings``): the C++ side never
+parses them.  ``lammps-uq select`` hands its argparse options, so both refuse the same values
+with the same words.  Keys are the fix's keyword names:
 
 ========================  =====================================================
 ``rcut``, ``threshold``,  a finite number > 0 (``alpha`` of the fix may also be
