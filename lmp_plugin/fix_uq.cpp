@@ -1,6 +1,7 @@
 /* ----------------------------------------------------------------------
-   lammps-uq: fix uq, settings, schedule, outputs and timing.
-   The check itself (gather, evaluate, comm, statistics) is fix_uq_check.cpp.
+   lammps-uq: fix uq, construction, schedule, restart and timing.
+   The fix line is read in fix_uq_args.cpp; the check itself (gather,
+   evaluate, comm) is fix_uq_check.cpp, its statistics fix_uq_stats.cpp.
 ------------------------------------------------------------------------- */
 
 #include "fix_uq.h"
@@ -72,9 +73,11 @@ void FixUQ::choose_alpha()
   if (!alpha_set) alpha = 2.0 / std::sqrt(2.0 * PI * info.n_models);
   if (alpha_auto) {
     if (!(info.alpha > 0.0))
-      error->all(FLERR, "Fix uq alpha auto: committee {} records no fitted alpha; expected a "
+      error->all(FLERR,
+                 "Fix uq alpha auto: committee {} records no fitted alpha; expected a "
                  "calibration.json next to its models (made by lammps-uq calibrate) or a number "
-                 "after alpha", info.name);
+                 "after alpha",
+                 info.name);
     alpha = info.alpha;
   }
   vector[9] = alpha;
@@ -151,13 +154,16 @@ void FixUQ::init()
   thermo_energy = 0;
   Fix *energy = uq_compat::fix_by_id(modify, energy_id);
   if (!energy)
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive {} reports its energy through fix {}, "
-               "which was deleted; define fix {} again", id, drive_words(), energy_id, id);
+    UQ_ERROR_ALL(UQ_NOLASTLINE,
+                 "Fix uq {} drive {} reports its energy through fix {}, "
+                 "which was deleted; define fix {} again",
+                 id, drive_words(), energy_id, id);
   energy->thermo_energy = energy_requested ? 1 : 0;
   if (update->whichflag == 2 && !energy_requested)
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive {} under minimize: add 'fix_modify {} "
-               "energy yes' so the minimizer sees the driving energy with the driving forces",
-               id, drive_words(), id);
+    UQ_ERROR_ALL(UQ_NOLASTLINE,
+                 "Fix uq {} drive {} under minimize: add 'fix_modify {} "
+                 "energy yes' so the minimizer sees the driving energy with the driving forces",
+                 id, drive_words(), id);
 }
 
 /* ----------------------------------------------------------------------
@@ -168,9 +174,10 @@ void FixUQ::init()
 void FixUQ::check_integrator()
 {
   if (update->whichflag == 1 && utils::strmatch(update->integrate_style, "^respa"))
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive {} does not support run_style {}; use "
-               "run_style verlet (drive applies the committee forces every step)", id,
-               drive_words(), update->integrate_style);
+    UQ_ERROR_ALL(UQ_NOLASTLINE,
+                 "Fix uq {} drive {} does not support run_style {}; use "
+                 "run_style verlet (drive applies the committee forces every step)",
+                 id, drive_words(), update->integrate_style);
 }
 
 /* ----------------------------------------------------------------------
@@ -185,11 +192,13 @@ void FixUQ::check_ghost_cutoff()
   need += neighbor->skin;
   const double have = std::max(comm->cutghostuser, neighbor->cutneighmax);
   if (have < need * (1.0 - 1e-12))
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq needs ghost atoms within {:.6g} Angstrom (evaluator {} needs {:.6g}, rcut "
-               "{:.6g}, separation {:.6g}, region {:.6g}, neighbor skin {:.6g}) but the ghost "
-               "cutoff is {:.6g}; add the line 'comm_modify cutoff {:.6g}' before the run",
-               need, info.name, info.ghost_cutoff, rcut, sel.threshold > 0.0 ? sel.separation : 0.0,
-               sel.region, neighbor->skin, have, need);
+    UQ_ERROR_ALL(UQ_NOLASTLINE,
+                 "Fix uq needs ghost atoms within {:.6g} Angstrom (evaluator {} needs {:.6g}, rcut "
+                 "{:.6g}, separation {:.6g}, region {:.6g}, neighbor skin {:.6g}) but the ghost "
+                 "cutoff is {:.6g}; add the line 'comm_modify cutoff {:.6g}' before the run",
+                 need, info.name, info.ghost_cutoff, rcut,
+                 sel.threshold > 0.0 ? sel.separation : 0.0, sel.region, neighbor->skin, have,
+                 need);
 }
 
 /* ----------------------------------------------------------------------
@@ -203,17 +212,18 @@ void FixUQ::check_region_size()
   if (sel.region <= 0.0) return;
   const double *h = domain->h;    // a = (h0,0,0), b = (h5,h1,0), c = (h4,h3,h2)
   const double volume = h[0] * h[1] * h[2];
-  const double width[3] = {volume / std::sqrt(h[1] * h[1] * h[2] * h[2] +
-                                              std::pow(h[5] * h[2], 2) +
-                                              std::pow(h[5] * h[3] - h[1] * h[4], 2)),
-                           volume / std::sqrt(h[0] * h[0] * (h[2] * h[2] + h[3] * h[3])),
-                           h[2]};
+  const double width[3] = {volume /
+                               std::sqrt(h[1] * h[1] * h[2] * h[2] + std::pow(h[5] * h[2], 2) +
+                                         std::pow(h[5] * h[3] - h[1] * h[4], 2)),
+                           volume / std::sqrt(h[0] * h[0] * (h[2] * h[2] + h[3] * h[3])), h[2]};
   for (int k = 0; k < domain->dimension; ++k)
     if (domain->periodicity[k] && sel.region >= 0.5 * width[k])
-      UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq region {} Angstrom must be below half the "
-                 "periodic box width {:.6g} Angstrom (direction {}{}), so each atom appears once "
-                 "in a snapshot", sel.region, width[k], "xyz"[k],
-                 run_begun ? fmt::format(", at step {}", update->ntimestep) : std::string());
+      UQ_ERROR_ALL(UQ_NOLASTLINE,
+                   "Fix uq region {} Angstrom must be below half the "
+                   "periodic box width {:.6g} Angstrom (direction {}{}), so each atom appears once "
+                   "in a snapshot",
+                   sel.region, width[k], "xyz"[k],
+                   run_begun ? fmt::format(", at step {}", update->ntimestep) : std::string());
 }
 
 /* ---------------------------------------------------------------------- */

@@ -15,15 +15,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <utility>
 
 using namespace LAMMPS_NS;
 
 namespace {
 constexpr double EV_TO_KCAL_MOL = 23.060547830619026;    // CODATA 2018: eV per (kcal/mol)
 
-const char *const KEYWORDS[] = {"rcut",   "alpha",     "drive",    "dtype",    "device",
-                                "threshold", "error_threshold", "max_centres", "separation",
-                                "cooldown", "region", "file", "devi", "carve"};
+const char *const KEYWORDS[] = {
+    "rcut",        "alpha",      "drive",    "dtype",  "device", "threshold", "error_threshold",
+    "max_centres", "separation", "cooldown", "region", "file",   "devi",      "carve"};
 
 bool is_keyword(const char *word)
 {
@@ -67,19 +68,22 @@ void FixUQ::setting(int narg, char **arg, int iarg)
 
 void FixUQ::apply_settings(const UQSettings &parsed)
 {
-  for (const auto &kv : parsed.real) {
-    if (kv.first == "rcut") rcut = kv.second;
-    else if (kv.first == "alpha") alpha = kv.second;
-    else if (kv.first == "threshold" || kv.first == "error_threshold") sel.threshold = kv.second;
-    else if (kv.first == "separation") sel.separation = kv.second;
-    else if (kv.first == "region") sel.region = kv.second;
+  const std::pair<const char *, double *> reals[] = {{"rcut", &rcut},
+                                                     {"alpha", &alpha},
+                                                     {"threshold", &sel.threshold},
+                                                     {"error_threshold", &sel.threshold},
+                                                     {"separation", &sel.separation},
+                                                     {"region", &sel.region}};
+  for (const auto &target : reals) {
+    const auto found = parsed.real.find(target.first);
+    if (found != parsed.real.end()) *target.second = found->second;
   }
-  for (const auto &kv : parsed.integer) {
-    if (kv.first == "max_centres") sel.max_centres = (int) kv.second;
-    else if (kv.first == "cooldown") sel.cooldown = (bigint) kv.second;
-  }
-  const auto word = parsed.word.find("alpha");
-  alpha_auto = word != parsed.word.end() && word->second == "auto";
+  const auto max_centres = parsed.integer.find("max_centres");
+  if (max_centres != parsed.integer.end()) sel.max_centres = (int) max_centres->second;
+  const auto cooldown = parsed.integer.find("cooldown");
+  if (cooldown != parsed.integer.end()) sel.cooldown = (bigint) cooldown->second;
+  const auto alpha_word = parsed.word.find("alpha");
+  alpha_auto = alpha_word != parsed.word.end() && alpha_word->second == "auto";
   alpha_set = alpha_auto || parsed.real.count("alpha");
 }
 
@@ -104,8 +108,10 @@ void FixUQ::parse_fix_line(int narg, char **arg)
   if (spec.args.empty())
     UQ_ERROR_ALL(4, "Fix uq needs an evaluator after N, e.g. 'python MODULE:FACTORY'");
   if (iarg == narg)
-    error->all(FLERR, "Fix uq requires the keyword 'elements' followed by one chemical symbol "
-               "per atom type ({} types)", atom->ntypes);
+    error->all(FLERR,
+               "Fix uq requires the keyword 'elements' followed by one chemical symbol "
+               "per atom type ({} types)",
+               atom->ntypes);
   parse_keywords(narg, arg, iarg);
 }
 
@@ -119,17 +125,20 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
          ((int) spec.elements.size() < atom->ntypes || looks_like_symbol(arg[iarg])))
     spec.elements.emplace_back(arg[iarg++]);
   if ((int) spec.elements.size() != atom->ntypes)
-    UQ_ERROR_ALL(first, "Fix uq elements: got {} element(s) ({}) for {} atom types; expected "
-               "one chemical symbol per atom type", spec.elements.size(),
-               joined(spec.elements), atom->ntypes);
+    UQ_ERROR_ALL(first,
+                 "Fix uq elements: got {} element(s) ({}) for {} atom types; expected "
+                 "one chemical symbol per atom type",
+                 spec.elements.size(), joined(spec.elements), atom->ntypes);
 
   std::vector<std::string> seen;
   for (; iarg < narg; iarg += 2) {
     const std::string kw = arg[iarg];
     if (!is_keyword(arg[iarg]))
-      UQ_ERROR_ALL(iarg, "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
-                 "dtype, device, threshold, error_threshold, max_centres, separation, cooldown, "
-                 "region, file, devi, carve", kw);
+      UQ_ERROR_ALL(iarg,
+                   "Unknown fix uq keyword {}; expected one of rcut, alpha, drive, "
+                   "dtype, device, threshold, error_threshold, max_centres, separation, cooldown, "
+                   "region, file, devi, carve",
+                   kw);
     for (const auto &other : seen)
       if (other == kw) UQ_ERROR_ALL(iarg, "Fix uq keyword {} is given twice", kw);
     const char *other = kw == "threshold" ? "error_threshold" : "threshold";
@@ -140,7 +149,8 @@ void FixUQ::parse_keywords(int narg, char **arg, int iarg)
     if (kw == "carve") {
       // carve DIR [options of lammps-uq carve]: words up to the next fix uq keyword
       std::string words = word(narg, arg, iarg);
-      while (iarg + 2 < narg && !is_keyword(arg[iarg + 2])) words += std::string(" ") + arg[++iarg + 1];
+      while (iarg + 2 < narg && !is_keyword(arg[iarg + 2]))
+        words += std::string(" ") + arg[++iarg + 1];
       spec.options.emplace_back("carve", words);
       sel.carve = true;
     } else if (kw == "drive") {
@@ -167,12 +177,14 @@ void FixUQ::check_selection_settings()
   if (sel.separation <= 0.0) sel.separation = 2.0 * rcut;
   const bool selecting = sel.threshold > 0.0;
   if (!selecting && (sel.region > 0.0 || !sel.region_file.empty()))
-    error->all(FLERR, "Fix uq region/file write snapshots of selected centres: add threshold S "
+    error->all(FLERR,
+               "Fix uq region/file write snapshots of selected centres: add threshold S "
                "or error_threshold E");
   if (sel.region > 0.0 && sel.region_file.empty())
     error->all(FLERR, "Fix uq region {} needs file PATH for the snapshots", sel.region);
   if (sel.carve && sel.region_file.empty())
-    error->all(FLERR, "Fix uq carve carves the region snapshots: add threshold S, region R and "
+    error->all(FLERR,
+               "Fix uq carve carves the region snapshots: add threshold S, region R and "
                "file PATH");
   if (!sel.region_file.empty() && sel.region <= 0.0)
     error->all(FLERR, "Fix uq file {} needs region R (Angstrom) to cut snapshots", sel.region_file);

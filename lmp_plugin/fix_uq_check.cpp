@@ -146,11 +146,12 @@ void FixUQ::fail_all(const std::string &context, const std::string &message, boo
   int mine = origin ? comm->me : comm->nprocs, root;
   MPI_Allreduce(&mine, &root, 1, MPI_INT, MPI_MIN, world);
   if (root == comm->nprocs)
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} {}: the evaluator called exchange.forward/"
-               "reverse a different number of times on different MPI ranks", id, context);
+    UQ_ERROR_ALL(UQ_NOLASTLINE,
+                 "Fix uq {} {}: the evaluator called exchange.forward/"
+                 "reverse a different number of times on different MPI ranks",
+                 id, context);
   const std::string text = broadcast_message(message, root);
-  UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} failed {} on MPI rank {}: {}", id, context,
-             root, text);
+  UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} failed {} on MPI rank {}: {}", id, context, root, text);
   UQ_UNREACHABLE();    // Error::all is not [[noreturn]] before the 2025 line
 }
 
@@ -186,7 +187,8 @@ std::string FixUQ::exchange(double *data, int width, bool reverse)
   const int limit = reverse ? comm_reverse : comm_forward;
   if (width < 1 || width > limit)
     return fmt::format("fix uq exchange: array width {} is outside 1..{} (the evaluator's "
-                       "max_exchange_width sets the limit)", width, limit);
+                       "max_exchange_width sets the limit)",
+                       width, limit);
   if (!sync(true, ++exchange_phase)) {
     peer_failed = true;
     return "fix uq exchange aborted: another MPI rank failed in this evaluation";
@@ -282,9 +284,9 @@ void FixUQ::check_finite(const UQEvaluation &ev)
   std::string ids;
   for (tagint t : all)
     if (t) ids += (ids.empty() ? "" : " ") + std::to_string(t);
-  UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {}: evaluator {} returned non-finite {} at step {}: "
-             "{} atom(s) with NaN/inf forces, atom ids {}", id, info.name,
-             total[1] ? "energies and/or forces" : "forces", update->ntimestep, total[0],
-             ids.empty() ? "(none; energies only)" : ids);
+  UQ_ERROR_ALL(UQ_NOLASTLINE,
+               "Fix uq {}: evaluator {} returned non-finite {} at step {}: "
+               "{} atom(s) with NaN/inf forces, atom ids {}",
+               id, info.name, total[1] ? "energies and/or forces" : "forces", update->ntimestep,
+               total[0], ids.empty() ? "(none; energies only)" : ids);
 }
-

@@ -45,7 +45,8 @@ void FixUQ::parse_drive(int narg, char **arg, int &iarg)
   char *end = nullptr;
   const long k = strtol(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || k < 1 || k > INT_MAX)
-    UQ_ERROR_ALL(iarg + 2, "Fix uq drive model: got {}; expected the number K >= 1 of the "
+    UQ_ERROR_ALL(iarg + 2,
+                 "Fix uq drive model: got {}; expected the number K >= 1 of the "
                  "committee member that drives (1-based, in the sorted order of the members)",
                  text);
   drive = true;
@@ -57,9 +58,10 @@ void FixUQ::parse_drive(int narg, char **arg, int &iarg)
 void FixUQ::check_drive_member()
 {
   if (drive_member >= info.n_models)
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq drive model: got {}, but the committee {} has {} "
-                 "members; expected K from 1 to {}", drive_member + 1, info.name, info.n_models,
-                 info.n_models);
+    UQ_ERROR_ALL(UQ_NOLASTLINE,
+                 "Fix uq drive model: got {}, but the committee {} has {} "
+                 "members; expected K from 1 to {}",
+                 drive_member + 1, info.name, info.n_models, info.n_models);
 }
 
 std::string FixUQ::drive_words() const
@@ -140,14 +142,18 @@ void FixUQ::check_virial_given(const UQEvaluation &ev)
   MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, world);
   if (all) return;
   if (!barostat.empty())
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix uq {} drive {}: evaluator {} returns no virial, so the "
-                 "pressure control by {} would not see the forces of fix uq; expected an "
-                 "evaluator whose evaluate() takes virial=True and returns (forces, energies, "
-                 "virials) (lammps_uq.committee.evaluators.protocol), or a constant-volume ensemble",
-                 id, drive_words(), info.name, barostat);
+    UQ_ERROR_ALL(
+        UQ_NOLASTLINE,
+        "Fix uq {} drive {}: evaluator {} returns no virial, so the "
+        "pressure control by {} would not see the forces of fix uq; expected an "
+        "evaluator whose evaluate() takes virial=True and returns (forces, energies, "
+        "virials) (lammps_uq.committee.evaluators.protocol), or a constant-volume ensemble",
+        id, drive_words(), info.name, barostat);
   if (thermo_virial && comm->me == 0)
-    error->warning(FLERR, "Fix uq {} drive {}: evaluator {} returns no virial; the pressure "
-                   "leaves out the forces of fix uq", id, drive_words(), info.name);
+    error->warning(FLERR,
+                   "Fix uq {} drive {}: evaluator {} returns no virial; the pressure "
+                   "leaves out the forces of fix uq",
+                   id, drive_words(), info.name);
 }
 
 /* ----------------------------------------------------------------------

@@ -31,8 +31,10 @@ FixUQ *FixUQEnergy::parent() const
 {
   Fix *fix = uq_compat::fix_by_id(modify, parent_id);
   if (!fix || strcmp(fix->style, "uq") != 0 || !static_cast<FixUQ *>(fix)->drives())
-    UQ_ERROR_ALL(UQ_NOLASTLINE, "Fix {} reports the energy of fix uq {} ... drive, "
-               "which no longer exists (unfix {}); add 'unfix {}'", id, parent_id, parent_id, id);
+    UQ_ERROR_ALL(UQ_NOLASTLINE,
+                 "Fix {} reports the energy of fix uq {} ... drive, "
+                 "which no longer exists (unfix {}); add 'unfix {}'",
+                 id, parent_id, parent_id, id);
   return static_cast<FixUQ *>(fix);
 }
 

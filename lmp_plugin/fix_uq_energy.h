@@ -22,7 +22,7 @@ class FixUQEnergy : public Fix {
   double compute_scalar() override;
 
  private:
-  std::string parent_id;         // the fix uq that drives the atoms, looked up at every use
+  std::string parent_id;    // the fix uq that drives the atoms, looked up at every use
   class FixUQ *parent() const;
 };
 

@@ -37,8 +37,8 @@ namespace {
 std::string canonical(const std::string &path, std::string &why)
 {
   const auto slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string dir = slash == std::string::npos ? "."
+                                                     : (slash == 0 ? "/" : path.substr(0, slash));
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   char real[PATH_MAX];
   if (name.empty() || name == "." || name == "..") {
@@ -86,7 +86,8 @@ std::string write_durably(const std::string &path, const std::string &text, bool
   }
   // character devices such as /dev/null cannot be synced (EINVAL): nothing to keep there
   if (err.empty() && fsync(fd) != 0 && errno != EINVAL) err = strerror(errno);
-  if (!err.empty() && before >= 0 && ftruncate(fd, before) != 0) err += " (and cannot trim it back)";
+  if (!err.empty() && before >= 0 && ftruncate(fd, before) != 0)
+    err += " (and cannot trim it back)";
   const off_t end = lseek(fd, 0, SEEK_END);
   if (close(fd) != 0 && err.empty()) err = strerror(errno);
   if (err.empty()) bytes = end;
@@ -124,8 +125,8 @@ void FixUQ::setup_files()
       err = start_file(sel.region_file, "region file", region_bytes, "");
     if (err.empty() && !sel.devi_file.empty())
       err = start_file(sel.devi_file, "devi file", devi_bytes,
-                       fmt::format(DEVI_HEADER, "step", "max_devi_v", "min_devi_v",
-                                   "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f"));
+                       fmt::format(DEVI_HEADER, "step", "max_devi_v", "min_devi_v", "avg_devi_v",
+                                   "max_devi_f", "min_devi_f", "avg_devi_f"));
   }
   if (sel.region_file.empty()) region_bytes = -1;
   if (sel.devi_file.empty()) devi_bytes = -1;
@@ -147,8 +148,8 @@ std::string FixUQ::start_file(const std::string &path, const char *what, long lo
     if (fix == this || strcmp(fix->style, "uq") != 0) continue;
     for (const auto &other : static_cast<FixUQ *>(fix)->output_files())
       if (canonical(other, why) == real)
-        return fmt::format("{} {} is also written by fix uq {}; give each fix its own files",
-                           what, path, fix->id);
+        return fmt::format("{} {} is also written by fix uq {}; give each fix its own files", what,
+                           path, fix->id);
   }
   const long long size = size_of(real);
   const auto key = std::make_pair((const void *) lmp, real);
@@ -159,8 +160,8 @@ std::string FixUQ::start_file(const std::string &path, const char *what, long lo
     bytes = -1;
   } else if (bytes >= 0 && size < bytes) {
     return fmt::format("cannot continue {} {}: it has {} bytes, fewer than the {} recorded{}; "
-                       "restore the file or give a new file name", what, path, size, bytes,
-                       restored ? " in the restart file" : "");
+                       "restore the file or give a new file name",
+                       what, path, size, bytes, restored ? " in the restart file" : "");
   } else if (bytes >= 0 && size > bytes && truncate(real.c_str(), bytes) != 0) {
     return fmt::format("cannot trim {} {} to the {} bytes recorded: {}", what, path, bytes,
                        strerror(errno));
@@ -185,9 +186,10 @@ std::string FixUQ::write_devi()
 {
   const std::string line =
       fmt::format("{:12d} {:19.6e} {:19.6e} {:19.6e} {:19.6e} {:19.6e} {:19.6e}\n",
-                  (long long) update->ntimestep, devi_virial[0], devi_virial[1],
-                  devi_virial[2], vector[6], vector[7], vector[8]);
+                  (long long) update->ntimestep, devi_virial[0], devi_virial[1], devi_virial[2],
+                  vector[6], vector[7], vector[8]);
   const std::string err = write_durably(sel.devi_file, line, false, devi_bytes);
-  return err.empty() ? "" : fmt::format("cannot write devi file {} at step {}: {}",
-                                        sel.devi_file, update->ntimestep, err);
+  return err.empty() ? ""
+                     : fmt::format("cannot write devi file {} at step {}: {}", sel.devi_file,
+                                   update->ntimestep, err);
 }

@@ -24,12 +24,11 @@
 using namespace LAMMPS_NS;
 
 namespace {
-constexpr int CAND = 5;     // tag, s_loc, x, y, z
-constexpr int ROW = 11;     // centre, tag, type, x, y, z, s_atom, s_loc, fx, fy, fz
+constexpr int CAND = 5;    // tag, s_loc, x, y, z
+constexpr int ROW = 11;    // centre, tag, type, x, y, z, s_atom, s_loc, fx, fy, fz
 
 // gathers n*width doubles from every rank onto rank 0 (in rank order)
-std::vector<double> gather_rows(const std::vector<double> &mine, MPI_Comm world, int me,
-                                int nprocs)
+std::vector<double> gather_rows(const std::vector<double> &mine, MPI_Comm world, int me, int nprocs)
 {
   int n = (int) mine.size();
   std::vector<int> counts(nprocs), displs(nprocs, 0);
@@ -117,7 +116,8 @@ std::vector<double> FixUQ::choose_centres(const std::vector<double> &mine)
     // the cooldown memory (recent) keeps (step, x, y, z) of centres chosen less than `cooldown` ago
     std::vector<double> kept;
     for (size_t m = 0; m < recent.size(); m += 4)
-      if (now - (bigint) recent[m] < sel.cooldown) kept.insert(kept.end(), &recent[m], &recent[m] + 4);
+      if (now - (bigint) recent[m] < sel.cooldown)
+        kept.insert(kept.end(), &recent[m], &recent[m] + 4);
     recent.swap(kept);
     for (int c : order) {
       if ((int) chosen.size() / CAND >= sel.max_centres) break;
@@ -140,7 +140,8 @@ std::vector<double> FixUQ::choose_centres(const std::vector<double> &mine)
 bool FixUQ::near_any(const double *p, const std::vector<double> &rows, int width, int offset)
 {
   for (size_t r = 0; r + width <= rows.size(); r += width) {
-    double d[3] = {p[0] - rows[r + offset], p[1] - rows[r + offset + 1], p[2] - rows[r + offset + 2]};
+    double d[3] = {p[0] - rows[r + offset], p[1] - rows[r + offset + 1],
+                   p[2] - rows[r + offset + 2]};
     uq_compat::minimum_image_big(domain, FLERR, d);
     if (d[0] * d[0] + d[1] * d[1] + d[2] * d[2] < sel.separation * sel.separation) return true;
   }
@@ -165,9 +166,10 @@ void FixUQ::write_regions(const std::vector<double> &chosen)
     for (int j = 0; j < nall; ++j) {
       const double dx = x[j][0] - centre[0], dy = x[j][1] - centre[1], dz = x[j][2] - centre[2];
       if (dx * dx + dy * dy + dz * dz > r2max) continue;
-      mine.insert(mine.end(), {(double) (c / CAND), (double) atom->tag[j], (double) atom->type[j],
-                               x[j][0], x[j][1], x[j][2], s_atom[j], extra[4 * j],
-                               extra[4 * j + 1], extra[4 * j + 2], extra[4 * j + 3]});
+      mine.insert(mine.end(),
+                  {(double) (c / CAND), (double) atom->tag[j], (double) atom->type[j], x[j][0],
+                   x[j][1], x[j][2], s_atom[j], extra[4 * j], extra[4 * j + 1], extra[4 * j + 2],
+                   extra[4 * j + 3]});
     }
   }
   std::vector<double> all = gather_rows(mine, world, comm->me, comm->nprocs);
@@ -195,8 +197,8 @@ std::string FixUQ::region_info(tagint centre, double centre_s_local)
       "\"n_models\": {}, \"rcut\": {:.17g}, \"region\": {:.17g}, \"parent_cell\": [{:.17g}, 0, 0, "
       "{:.17g}, {:.17g}, 0, {:.17g}, {:.17g}, {:.17g}], \"parent_pbc\": [{}, {}, {}], "
       "\"parent_natoms\": {}, \"units\": \"{}\"}}",
-      update->ntimestep, centre, centre_s_local, alpha, info.n_models, rcut, sel.region, h[0],
-      h[5], h[1], h[4], h[3], h[2], domain->xperiodic ? "true" : "false",
+      update->ntimestep, centre, centre_s_local, alpha, info.n_models, rcut, sel.region, h[0], h[5],
+      h[1], h[4], h[3], h[2], domain->xperiodic ? "true" : "false",
       domain->yperiodic ? "true" : "false", domain->zperiodic ? "true" : "false", atom->natoms,
       spec.units);
 }

@@ -115,7 +115,7 @@ void FixUQ::reduce_globals(const UQEvaluation &ev)
   vector[7] = count > 0 ? -gmaxs[3] : 0.0;           // DeePMD min sigma
   vector[8] = count > 0 ? gsums[2] / count : 0.0;    // DeePMD avg sigma
   vector[9] = alpha;
-  vector[10] = gsums[4];                             // group atoms past the calibration
+  vector[10] = gsums[4];    // group atoms past the calibration
   warn_beyond_calibration(vector[1]);
 }
 
@@ -134,13 +134,14 @@ void FixUQ::set_error_model()
   }
   if (!alpha_auto || comm->me != 0) return;
   const UQErrorCurve &c = error_model.lower;
-  utils::logmesg(lmp, "fix uq alpha auto: error estimate {:.6g} * s_loc up to s_loc {:.6g}, "
+  utils::logmesg(lmp,
+                 "fix uq alpha auto: error estimate {:.6g} * s_loc up to s_loc {:.6g}, "
                  "then power {:.4g}, linear past s_loc {:.6g}; bound {:.4g} x estimate ({:.4g} "
-                 "x above s_loc {:.6g}; 0: none recorded){}\n", c.alpha, c.knee, c.b, c.s_max,
-                 c.bound_factor, c.bound_factor_high, c.bound_split,
+                 "x above s_loc {:.6g}; 0: none recorded){}\n",
+                 c.alpha, c.knee, c.b, c.s_max, c.bound_factor, c.bound_factor_high, c.bound_split,
                  error_model.t > 0.0 ? fmt::format(", blended {:.3g}:{:.3g} with the next "
-                                                   "calibrated radius", 1.0 - error_model.t,
-                                                   error_model.t)
+                                                   "calibrated radius",
+                                                   1.0 - error_model.t, error_model.t)
                                      : std::string());
 }
 
@@ -150,9 +151,10 @@ void FixUQ::warn_beyond_calibration(double max_s_local)
   if (warned_beyond || !error_model.extrapolates(max_s_local)) return;
   warned_beyond = true;
   if (comm->me == 0)
-    error->warning(FLERR, fmt::format("Fix uq {}: s_loc {:.6g} exceeds the largest s_loc of the "
-                                      "calibration ({:.6g}); the error estimate and bound are "
-                                      "extrapolated beyond their data. Calibrate with frames as "
-                                      "far from training as this run goes", id, max_s_local,
-                                      error_model.s_max));
+    error->warning(FLERR,
+                   fmt::format("Fix uq {}: s_loc {:.6g} exceeds the largest s_loc of the "
+                               "calibration ({:.6g}); the error estimate and bound are "
+                               "extrapolated beyond their data. Calibrate with frames as "
+                               "far from training as this run goes",
+                               id, max_s_local, error_model.s_max));
 }

@@ -11,8 +11,8 @@
 
 extern "C" {
 
-typedef void *(lammpsplugin_factory1)(void *);                 // creator(LAMMPS *)
-typedef void *(lammpsplugin_factory2)(void *, int, char **);   // creator(LAMMPS *, argc, argv)
+typedef void *(lammpsplugin_factory1) (void *);                  // creator(LAMMPS *)
+typedef void *(lammpsplugin_factory2) (void *, int, char **);    // creator(LAMMPS *, argc, argv)
 
 typedef struct {
   const char *version;    // LAMMPS version string the plugin was built for

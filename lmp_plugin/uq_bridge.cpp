@@ -14,6 +14,7 @@
 #include "uq_bridge.h"
 
 #include <cstring>
+#include <initializer_list>
 #include <sys/stat.h>
 
 #ifndef LMP_UQ_PYTHON
@@ -127,18 +128,18 @@ class PythonBridge : public UQBridge {
   UQEvaluation *current = nullptr;    // the evaluation in progress (exchanges need it)
 
  private:
-  PyObject *capsule;              // holds `this` for the exchange functions
-  PyObject *session = nullptr;    // lammps_uq.fix.bridge.Session
+  PyObject *capsule;                   // holds `this` for the exchange functions
+  PyObject *session = nullptr;         // lammps_uq.fix.bridge.Session
   Py_buffer fbuf{}, ebuf{}, vbuf{};    // buffers of the returned forces, energies, virials
-  bool holding = false;           // whether fbuf/ebuf are held
-  bool holding_virials = false;   // whether vbuf is held
+  bool holding = false;                // whether fbuf/ebuf are held
+  bool holding_virials = false;        // whether vbuf is held
   std::string read_settings(UQSettings &parsed);
   std::string read_error_model(double rcut, UQErrorModel &model);
   std::string take_outputs(PyObject *result, UQEvaluation &ev);
 };
 
-// exchange(array): the collective ghost exchange offered to the evaluator
-PyObject *py_exchange(PyObject *self, PyObject *arg, bool reverse)
+// exchange.forward/reverse(array): the collective ghost exchanges offered to the evaluator
+template <bool reverse> PyObject *py_exchange(PyObject *self, PyObject *arg)
 {
   auto *bridge = (PythonBridge *) PyCapsule_GetPointer(self, "lammps_uq.bridge");
   if (!bridge || !bridge->current || !bridge->current->exchanger) {
@@ -153,8 +154,10 @@ PyObject *py_exchange(PyObject *self, PyObject *arg, bool reverse)
       (view.ndim == 1 || view.ndim == 2) && view.shape[0] == nall;
   if (!ok) {
     PyBuffer_Release(&view);
-    PyErr_Format(PyExc_ValueError, "fix uq exchange expects a writable C-contiguous float64 "
-                 "array of shape (nall=%d,) or (nall=%d, k)", nall, nall);
+    PyErr_Format(PyExc_ValueError,
+                 "fix uq exchange expects a writable C-contiguous float64 "
+                 "array of shape (nall=%d,) or (nall=%d, k)",
+                 nall, nall);
     return nullptr;
   }
   int width = view.ndim == 2 ? (int) view.shape[1] : 1;
@@ -167,22 +170,15 @@ PyObject *py_exchange(PyObject *self, PyObject *arg, bool reverse)
   Py_RETURN_NONE;
 }
 
-PyObject *py_forward(PyObject *self, PyObject *arg) { return py_exchange(self, arg, false); }
-PyObject *py_reverse(PyObject *self, PyObject *arg) { return py_exchange(self, arg, true); }
-
-PyMethodDef forward_def = {"forward", py_forward, METH_O, "forward ghost exchange"};
-PyMethodDef reverse_def = {"reverse", py_reverse, METH_O, "reverse ghost exchange"};
+PyMethodDef forward_def = {"forward", py_exchange<false>, METH_O, "forward ghost exchange"};
+PyMethodDef reverse_def = {"reverse", py_exchange<true>, METH_O, "reverse ghost exchange"};
 
 PythonBridge::~PythonBridge()
 {
   // at interpreter shutdown the objects go with the interpreter: leave them
   if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
   GIL gil;
-  if (holding) {
-    PyBuffer_Release(&fbuf);
-    PyBuffer_Release(&ebuf);
-  }
-  if (holding_virials) PyBuffer_Release(&vbuf);
+  release_outputs();
   Py_XDECREF(session);
   Py_XDECREF(capsule);
 }
@@ -198,13 +194,7 @@ std::string PythonBridge::create(const UQEvaluatorSpec &spec, UQSettings &parsed
   PyObject *options = string_dict(spec.options), *settings = string_dict(spec.settings);
   session = PyObject_CallMethod(mod, "create", "OOsOOOO", args, elements, spec.units.c_str(),
                                 options, fwd, rev, settings);
-  Py_DECREF(args);
-  Py_DECREF(elements);
-  Py_DECREF(options);
-  Py_DECREF(settings);
-  Py_XDECREF(fwd);
-  Py_XDECREF(rev);
-  Py_DECREF(mod);
+  for (PyObject *object : {args, elements, options, settings, fwd, rev, mod}) Py_XDECREF(object);
   if (!session) return fetch_error();
   return read_settings(parsed);
 }
@@ -382,8 +372,8 @@ std::string start_interpreter(const std::string &plugin_dir)
   if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
   PyConfig_Clear(&config);
   if (PyStatus_Exception(status))
-    return std::string("fix uq cannot start Python (") + exe + "): " +
-        (status.err_msg ? status.err_msg : "unknown error");
+    return std::string("fix uq cannot start Python (") + exe +
+        "): " + (status.err_msg ? status.err_msg : "unknown error");
   // lammps_uq's own site-packages, for installs outside a virtual environment
   std::string site = parent(parent(plugin_dir));
   std::string code = "import site, sys\nsite.addsitedir(" + std::string("r'") + site + "')\n";

@@ -35,20 +35,20 @@ struct UQEvaluatorSpec {
 // The numeric keywords of the fix line as lammps_uq.science.settings parsed and checked them,
 // the one parser of these words; a keyword the line leaves out is absent.
 struct UQSettings {
-  std::map<std::string, double> real;         // rcut, alpha, threshold, separation, region, ...
-  std::map<std::string, long long> integer;   // max_centres, cooldown
-  std::map<std::string, std::string> word;    // a word the rules allow (alpha auto)
+  std::map<std::string, double> real;          // rcut, alpha, threshold, separation, region, ...
+  std::map<std::string, long long> integer;    // max_centres, cooldown
+  std::map<std::string, std::string> word;     // a word the rules allow (alpha auto)
 };
 
 // What the evaluator declares once it is built.
 struct UQEvaluatorInfo {
-  int n_models = 0;               // committee size N_C
-  double ghost_cutoff = 0.0;      // Angstrom of ghost atoms it needs
-  int max_exchange_width = 0;     // widest array it passes to the exchanges
-  std::vector<int> numbers;       // atomic number per atom type (index 0 unused)
-  std::string name;               // for messages
-  double alpha = 0.0;             // alpha fitted for this committee at rcut (0: none recorded)
-  UQErrorModel error_model;       // calibrated e(s) and bound at rcut (alpha 0: none recorded)
+  int n_models = 0;              // committee size N_C
+  double ghost_cutoff = 0.0;     // Angstrom of ghost atoms it needs
+  int max_exchange_width = 0;    // widest array it passes to the exchanges
+  std::vector<int> numbers;      // atomic number per atom type (index 0 unused)
+  std::string name;              // for messages
+  double alpha = 0.0;            // alpha fitted for this committee at rcut (0: none recorded)
+  UQErrorModel error_model;      // calibrated e(s) and bound at rcut (alpha 0: none recorded)
 };
 
 // Ghost exchanges the fix offers to the evaluator while it runs.  They return an
@@ -66,12 +66,12 @@ class UQExchanger {
 // Arrays of one evaluation: inputs are views of LAMMPS memory; outputs point
 // into Python-owned buffers that stay valid until release_outputs().
 struct UQEvaluation {
-  const double *x = nullptr;     // (nall, 3) positions
-  const int *type = nullptr;     // (nall,) LAMMPS types
-  const int *image_of = nullptr; // (nall,) owned index this atom images, or -1
+  const double *x = nullptr;        // (nall, 3) positions
+  const int *type = nullptr;        // (nall,) LAMMPS types
+  const int *image_of = nullptr;    // (nall,) owned index this atom images, or -1
   int nlocal = 0, nall = 0;
   long long step = 0;
-  int member = -1;               // in: -1 every member, else only this 0-based member
+  int member = -1;    // in: -1 every member, else only this 0-based member
   UQExchanger *exchanger = nullptr;
   double *forces = nullptr;      // out: (rows, nall, 3), writable; rows = n_models or 1 (member)
   double *energies = nullptr;    // out: (rows,)

@@ -5,8 +5,8 @@
 #include "uq_checks.h"
 
 #include <cstdio>
-#include <dlfcn.h>
 #include <cstring>
+#include <dlfcn.h>
 
 using namespace LAMMPS_NS;
 
@@ -54,8 +54,9 @@ std::string uq_checks::sizes_refusal(const int built[3], const int host[3])
 {
   if (std::memcmp(built, host, 3 * sizeof(int)) == 0) return "";
   char text[160];
-  std::snprintf(text, sizeof(text), "bigint/tagint/imageint of %d/%d/%d bytes, loaded into a "
-                "LAMMPS with %d/%d/%d", built[0], built[1], built[2], host[0], host[1], host[2]);
+  std::snprintf(text, sizeof(text),
+                "bigint/tagint/imageint of %d/%d/%d bytes, loaded into a LAMMPS with %d/%d/%d",
+                built[0], built[1], built[2], host[0], host[1], host[2]);
   return std::string("fix uq plugin not loaded: compiled with ") + text +
       "; rebuild with -DLAMMPS_SIZES=<the LAMMPS_SIZES of that LAMMPS> or LAMMPS_BUILD_DIR";
 }
@@ -65,9 +66,10 @@ std::string uq_checks::mpi_refusal(const std::string &built_family, const std::s
   bool host_openmpi = host_library.find("Open MPI") != std::string::npos;
   if (host_openmpi == (built_family == "Open MPI")) return "";
   std::string host = host_library.substr(0, host_library.find_first_of("\r\n,"));
-  return "fix uq plugin not loaded: compiled with " + built_family + " headers, loaded into a "
-      "LAMMPS running on '" + host + "' (a different MPI ABI); rebuild with the MPI of that "
-      "LAMMPS: -DMPI_CXX_COMPILER=<its mpicxx>, " + REBUILD;
+  std::string text = "fix uq plugin not loaded: compiled with " + built_family;
+  text += " headers, loaded into a LAMMPS running on '" + host + "' (a different MPI ABI); ";
+  text += "rebuild with the MPI of that LAMMPS: -DMPI_CXX_COMPILER=<its mpicxx>, ";
+  return text + REBUILD;
 }
 
 std::string uq_checks::python_refusal(const std::string &built_version,
@@ -77,12 +79,12 @@ std::string uq_checks::python_refusal(const std::string &built_version,
 {
   std::string running = major_minor(host_version);
   if (running == built_version) return "";
-  return "fix uq: this LAMMPS already runs Python " + running + " (" + host_library +
-      ", its PYTHON or ML-IAP package), but the lammps-uq bridge was built for Python " +
-      built_version + " (" + built_python + "); install lammps-uq and its Python dependencies "
-      "(numpy, ase, vesin; torch, mace-torch for MACE) with a Python " + running +
-      " interpreter (python" + running + " -m venv ENV; ENV/bin/pip install ...), rebuild the "
-      "plugin there and put ENV's site-packages on PYTHONPATH";
+  std::string text = "fix uq: this LAMMPS already runs Python " + running + " (" + host_library;
+  text += ", its PYTHON or ML-IAP package), but the lammps-uq bridge was built for Python ";
+  text += built_version + " (" + built_python + "); install lammps-uq and its Python ";
+  text += "dependencies (numpy, ase, vesin; torch, mace-torch for MACE) with a Python " + running;
+  text += " interpreter (python" + running + " -m venv ENV; ENV/bin/pip install ...), rebuild ";
+  return text + "the plugin there and put ENV's site-packages on PYTHONPATH";
 }
 
 // ctypes twins for the tests: the message is written into buf; the return value is its length
@@ -94,8 +96,8 @@ extern "C" int lmp_uq_version_refusal(int built, int host, char *buf, int size)
 }
 
 extern "C" int lmp_uq_python_refusal(const char *built_version, const char *built_python,
-                                     const char *host_version, const char *host_library,
-                                     char *buf, int size)
+                                     const char *host_version, const char *host_library, char *buf,
+                                     int size)
 {
   std::string text =
       uq_checks::python_refusal(built_version, built_python, host_version, host_library);

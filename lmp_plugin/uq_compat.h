@@ -69,7 +69,10 @@ namespace utils {
 #if !UQ_HAVE_PLATFORM
 namespace platform {
   // platform::walltime: 2022 line; MPI_Wtime is what it wraps
-  inline double walltime() { return MPI_Wtime(); }
+  inline double walltime()
+  {
+    return MPI_Wtime();
+  }
 }    // namespace platform
 #endif
 

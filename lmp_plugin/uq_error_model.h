@@ -48,7 +48,7 @@ struct UQErrorCurve {
 };
 
 struct UQErrorModel {
-  double t = 0.0;        // blend weight of the upper radius' curve; 0: the lower curve alone
+  double t = 0.0;    // blend weight of the upper radius' curve; 0: the lower curve alone
   UQErrorCurve lower, upper;
   double alpha = 0.0;    // blended alpha (f_ID[10])
   double s_max = 0.0;    // blended s_max: beyond it the estimate is extrapolated

@@ -34,8 +34,9 @@ extern "C" void lmp_uq_register_styles(void *lmp, void *handle, void *regfunc)
   plugin.version = LMP_UQ_LAMMPS_VERSION;
   plugin.style = "fix";
   plugin.name = "uq";
-  plugin.info = "fix uq: committee force uncertainties, aggregated locally (lammps-uq " LMP_UQ_VERSION
-                ", built for LAMMPS " LMP_UQ_LAMMPS_VERSION ")";
+  plugin.info =
+      "fix uq: committee force uncertainties, aggregated locally (lammps-uq " LMP_UQ_VERSION
+      ", built for LAMMPS " LMP_UQ_LAMMPS_VERSION ")";
   plugin.author = "lammps-uq developers";
   plugin.creator.v2 = (lammpsplugin_factory2 *) &fix_uq_creator;
   plugin.handle = handle;

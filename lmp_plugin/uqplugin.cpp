@@ -46,8 +46,7 @@ std::string host_refusal(void *lmp)
   if (!why.empty()) return why;
 
   const int built[3] = {(int) sizeof(bigint), (int) sizeof(tagint), (int) sizeof(imageint)};
-  const int host[3] = {host_setting(lmp, "bigint", built[0]),
-                       host_setting(lmp, "tagint", built[1]),
+  const int host[3] = {host_setting(lmp, "bigint", built[0]), host_setting(lmp, "tagint", built[1]),
                        host_setting(lmp, "imageint", built[2])};
   why = uq_checks::sizes_refusal(built, host);
   if (!why.empty()) return why;
