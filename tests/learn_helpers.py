@@ -75,7 +75,7 @@ def make_inputs(folder: Path, **config) -> Path:
     """Data file, template, initial/test frames, a tiny random committee and learn.toml."""
     import ase.io
 
-    from lammps_uq.committee.water import write_water_data
+    from lammps_uq.committee.default.water import write_water_data
     from lammps_uq.testing import tiny_water_committee, water_box
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ def water():
 
     if helpers.lammps_problem():
         pytest.skip(helpers.lammps_problem())
-    from lammps_uq.committee.water import spcfw_frames
+    from lammps_uq.committee.default.water import spcfw_frames
 
     atoms = spcfw_frames(216, density=0.86, temperature=350.0, steps=1000, every=1000, seed=9)[-1]
     assert "mol" in atoms.arrays

@@ -19,7 +19,7 @@ def committee():
     from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
 
     if not list(default_committee_dir().glob("member_*.model")) and not REQUIRE_ALL:
-        pytest.skip("the default committee is not built (python -m lammps_uq.committee.train_default)")
+        pytest.skip("the default committee is not built (python -m lammps_uq.committee.default.train)")
     from lammps_uq import CommitteeCalculator
 
     return CommitteeCalculator("default")
@@ -30,7 +30,7 @@ def liquid(n_molecules: int, seed: int):
 
     if helpers.lammps_problem():
         pytest.skip(helpers.lammps_problem())
-    from lammps_uq.committee.water import spcfw_frames
+    from lammps_uq.committee.default.water import spcfw_frames
 
     return spcfw_frames(n_molecules, density=0.86, temperature=350.0, steps=1000, every=1000,
                         seed=seed)[-1]

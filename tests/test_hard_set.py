@@ -109,7 +109,7 @@ def test_shipped_set_matches_its_provenance(shipped):
 
 
 def test_seeds_are_not_the_calibrations(shipped):
-    from lammps_uq.committee import anomalies
+    from lammps_uq.committee.default import anomalies
 
     frames, provenance = shipped
     md_seeds = set(provenance["anomaly_md"]["md_seeds"])

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lammps_uq.committee import error_tables
+from lammps_uq.committee.default import error_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 

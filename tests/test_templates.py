@@ -20,7 +20,7 @@ def default_committee_or_skip():
 
     models = sorted(default_committee_dir().glob("member_*.model"))
     if len(models) < 2 and os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
-        pytest.skip("the default committee is not built (python -m lammps_uq.committee.train_default)")
+        pytest.skip("the default committee is not built (python -m lammps_uq.committee.default.train)")
     return models
 
 

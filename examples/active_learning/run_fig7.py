@@ -46,8 +46,8 @@ def label_frames(conditions, per_run: int, path: Path) -> None:
     """SPC/Fw frames (64 molecules) labelled with GFN2-xTB, appended one at a time."""
     import ase.io
 
-    from lammps_uq.committee.train_default import count_frames, label
-    from lammps_uq.committee.water import spcfw_frames
+    from lammps_uq.committee.default.train import count_frames, label
+    from lammps_uq.committee.default.water import spcfw_frames
 
     done, k = count_frames(path), 0
     for density, temperature, seed in conditions:
@@ -76,7 +76,7 @@ def make_data(out: Path, tiny: bool) -> None:
 def make_starts(out: Path, tiny: bool) -> None:
     """``data/starts/start_KK.data``: frames of one long SPC/Fw equilibration at the target
     state (explore.start_data: each exploration starts from one of them)."""
-    from lammps_uq.committee.water import spcfw_frames, write_water_data
+    from lammps_uq.committee.default.water import spcfw_frames, write_water_data
 
     folder = out / "data" / "starts"
     count = 2 if tiny else STARTS["frames"]
@@ -129,7 +129,7 @@ def report(out: Path, seed: int, lammps_uq: list[str]) -> None:
 
 def default_baseline(out: Path) -> Path:
     """Today's shipped committee on the same test set (item 6: is the loop's better?)."""
-    from lammps_uq.committee.train_default import PACKAGE_DIR
+    from lammps_uq.committee.default.train import PACKAGE_DIR
     from lammps_uq.learn.fit import test_errors
     from lammps_uq.learn.state import read_frames
 

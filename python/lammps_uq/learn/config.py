@@ -133,7 +133,7 @@ SCHEMA: dict[tuple[str, str], tuple] = {
                        "{ H = eV, O = eV }"),
     ("train", "threads"): (1, _int(1), "OMP_NUM_THREADS of each member's training"),
     ("train", "mace"): ({}, _table, "more mace_run_train options (name = value), over the "
-                        "defaults of the shipped committee (lammps_uq.committee.train_default)"),
+                        "defaults of the shipped committee (lammps_uq.committee.training.HYPER)"),
     ("calibrate", "holdout_fraction"): (0.2, _number(0.0, 0.9),
                                         "share of each iteration's labelled cells (and of "
                                         "initial_data) held out of training to fit alpha"),

@@ -37,7 +37,7 @@ class Say:
 
 
 def versions() -> dict:
-    from ..committee.ship import versions as package_versions
+    from ..committee.training import versions as package_versions
     from .. import __version__
 
     return {**package_versions(), "lammps-uq": __version__}

@@ -3,7 +3,7 @@
 Each member is trained by ``python -m mace.cli.run_train`` (mace-torch's own entry point, in a
 fresh process) with its own ``--seed``, which also draws its own train/validation split of the
 iteration's training file.  From scratch the hyperparameters are those of the shipped default
-committee (:data:`lammps_uq.committee.train_default.HYPER`) with the config's overrides; when
+committee (:data:`lammps_uq.committee.training.HYPER`) with the config's overrides; when
 fine-tuning, ``--foundation_model`` is the previous iteration's member of the same index (its
 architecture is kept; mace's naive fine-tuning).
 
@@ -21,7 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..committee.train_default import HYPER, mace_train_command
+from ..committee.training import HYPER, mace_train_command
 
 # never passed through train.mace: the loop owns them
 OWNED = ("name", "seed", "train_file", "work_dir", "foundation_model", "max_num_epochs",

@@ -1,7 +1,7 @@
-"""A labelled set of liquid-water frames with localized anomalies: ``python -m lammps_uq.committee.anomalies``.
+"""A labelled set of liquid-water frames with localized anomalies: ``python -m lammps_uq.committee.default.anomalies``.
 
 Each frame is 216 SPC/Fw water molecules (LAMMPS NVT, the training recipe of
-:mod:`.train_default` at a larger size) with one anomaly placed around a random molecule:
+:mod:`.train` at a larger size) with one anomaly placed around a random molecule:
 
 - ``hot``: the atoms of every molecule whose O lies within 3.5 Å of the centre O get Gaussian
   displacements of standard deviation ``strength`` Å (a local temperature far above 450 K);
@@ -153,7 +153,7 @@ def stage_label(work: Path, limit: int | None = None, name: str = "anomalies",
 
     import ase.io
 
-    from .train_default import _truncate_to_complete, label
+    from .train import _truncate_to_complete, label
 
     frames = ase.io.read(stage_frames(work, name, make), ":")[:limit]
     path = work / f"{name}.extxyz"
@@ -185,7 +185,7 @@ def command(argv, module: str, doc: str, name: str, make) -> int:
 
 
 def main(argv=None) -> int:
-    return command(argv, "lammps_uq.committee.anomalies", __doc__, "anomalies", anomaly_frames)
+    return command(argv, "lammps_uq.committee.default.anomalies", __doc__, "anomalies", anomaly_frames)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Anomaly frames the error model never sees: ``python -m lammps_uq.committee.anomalies_untouched``.
+"""Anomaly frames the error model never sees: ``python -m lammps_uq.committee.default.anomalies_untouched``.
 
 The error model's test set (issue 23): used only to evaluate the shipped calibration, never to
 choose its form or fit a parameter. Unlike the calibration's ``anomalies.extxyz``
@@ -83,14 +83,14 @@ def untouched_frames():
 
 
 def provenance() -> dict:
-    return {"made_by": "python -m lammps_uq.committee.anomalies_untouched",
+    return {"made_by": "python -m lammps_uq.committee.default.anomalies_untouched",
             "anomalies": ANOMALIES, "md": MD, "md_seeds": list(MD_SEEDS),
             "placement_seed": PLACEMENT_SEED,
             "role": "evaluation only: never used to fit a parameter or choose the model's form"}
 
 
 def main(argv=None) -> int:
-    return command(argv, "lammps_uq.committee.anomalies_untouched", __doc__, "untouched",
+    return command(argv, "lammps_uq.committee.default.anomalies_untouched", __doc__, "untouched",
                    untouched_frames)
 
 

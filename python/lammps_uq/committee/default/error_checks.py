@@ -22,7 +22,7 @@ FACTOR = 2.0
 
 def top_atom_rows(frames, levels, model) -> list[dict]:
     """Per frame: coverage of the bound, and true vs predicted local error at its top s^loc."""
-    from ..science.error_model import bound, extrapolates, predict
+    from ...science.error_model import bound, extrapolates, predict
 
     rows = []
     for atoms, lv in zip(frames, levels):
@@ -41,8 +41,8 @@ def top_atom_rows(frames, levels, model) -> list[dict]:
 
 def untouched(frames, levels, model) -> dict:
     """The shipped model on frames it never saw (issue 23's acceptance numbers)."""
-    from ..science.conformal import coverage
-    from ..science.error_model import bound
+    from ...science.conformal import coverage
+    from ...science.error_model import bound
 
     rows = top_atom_rows(frames, levels, model)
     ratios = np.array([r["ratio_true_over_predicted"] for r in rows])
@@ -58,7 +58,7 @@ def untouched(frames, levels, model) -> dict:
 
 def calibration_held_out(sets, units, q: float) -> dict:
     """Cross-validated coverage by folds of MD runs, per set and per frame, at rcut 4."""
-    from ..science.conformal import coverage, held_out_bounds, local_arrays
+    from ...science.conformal import coverage, held_out_bounds, local_arrays
 
     e, s, frame = local_arrays(sets, f"local {RADIUS}")
     every = [unit for name, _ in sets for unit in units[name]]
@@ -74,7 +74,7 @@ def calibration_held_out(sets, units, q: float) -> dict:
 
 def tail(model: dict) -> dict:
     """e(s) and the bound past the largest fitted s^loc: linear, not the power law."""
-    from ..science.error_model import bound, predict
+    from ...science.error_model import bound, predict
 
     s_max = model["s_max"]
     rows = [{"times_s_max": k, "s_loc": k * s_max, "estimate": float(predict(model, k * s_max)),

@@ -1,6 +1,6 @@
 """The README's error-model tables, rendered from the shipped ``provenance.json`` (issue 23).
 
-    python -m lammps_uq.committee.error_tables [--provenance PATH]
+    python -m lammps_uq.committee.default.error_tables [--provenance PATH]
 
 prints the Markdown that the README holds between ``<!-- error-model tables -->`` and
 ``<!-- end error-model tables -->``; ``tests/test_readme_numbers.py`` renders it again and
@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .train_default import PACKAGE_DIR
+from .train import PACKAGE_DIR
 
 BEGIN, END = "<!-- error-model tables -->", "<!-- end error-model tables -->"
 
@@ -86,7 +86,7 @@ def block(provenance: Path = PACKAGE_DIR / "provenance.json") -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.error_tables",
+    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.default.error_tables",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--provenance", type=Path, default=PACKAGE_DIR / "provenance.json")
     print(block(parser.parse_args(argv).provenance))

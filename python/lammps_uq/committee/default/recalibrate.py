@@ -1,6 +1,6 @@
-"""Recalibrate the default committee: ``python -m lammps_uq.committee.recalibrate``.
+"""Recalibrate the default committee: ``python -m lammps_uq.committee.default.recalibrate``.
 
-The last stage after :mod:`.train_default`, :mod:`.anomalies` and
+The last stage after :mod:`.train`, :mod:`.anomalies` and
 :mod:`.anomalies_untouched`. It evaluates the shipped members on the shipped held-out
 ``test.extxyz`` (equilibrium and hot, dense or sparse frames) and on the xTB-labelled anomaly
 frames (the calibration), and on ``anomalies_untouched.extxyz`` (evaluation only), and writes
@@ -25,15 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .train_default import PACKAGE_DIR
+from .train import PACKAGE_DIR
 
 RADIUS = "4"
 
 
 def committee_levels(frames, paths, rcuts, cache: Path | None = None):
     """Each frame's levels; the members' forces are kept in ``cache`` (npz) when given."""
-    from .calculator import CommitteeCalculator
-    from ..science.calibrate import committee_forces, per_frame
+    from ..calculator import CommitteeCalculator
+    from ...science.calibrate import committee_forces, per_frame
 
     forces = []
     if cache is not None and cache.exists():
@@ -63,9 +63,9 @@ def recalibrate(anomalies: Path, untouched: Path, out: Path, q: float = 0.9,
     import ase.io
 
     from . import error_checks
-    from ..science.calibrate import DEFAULT_RCUTS, fit, pool, write_calibration
-    from ..science.conformal import fit_error_models, frame_units
-    from ..science.plots import plot_calibration
+    from ...science.calibrate import DEFAULT_RCUTS, fit, pool, write_calibration
+    from ...science.conformal import fit_error_models, frame_units
+    from ...science.plots import plot_calibration
 
     paths = sorted(out.glob("member_*.model"))
     old = json.loads((out / "calibration.json").read_text())
@@ -98,15 +98,15 @@ def recalibrate(anomalies: Path, untouched: Path, out: Path, q: float = 0.9,
 
 def write_provenance(out: Path, result: dict, frames_of: dict, checks: dict) -> dict:
     from . import anomalies as recipe, anomalies_untouched
-    from .train_default import XTB
+    from .train import XTB
 
     provenance = json.loads((out / "provenance.json").read_text())
     provenance["alpha"] = {"structure": result["alpha_structure"], "atom": result["alpha_atom"],
                            "local": result["alpha_local"], "default": result["alpha_default"]}
     provenance["calibration"] = {
-        "made_by": "python -m lammps_uq.committee.recalibrate", "date": time.strftime("%Y-%m-%d"),
+        "made_by": "python -m lammps_uq.committee.default.recalibrate", "date": time.strftime("%Y-%m-%d"),
         "sets": {"test.extxyz": "the held-out test set (see data.test_set)",
-                 "anomalies.extxyz": {"made_by": "python -m lammps_uq.committee.anomalies",
+                 "anomalies.extxyz": {"made_by": "python -m lammps_uq.committee.default.anomalies",
                                       "anomalies": recipe.ANOMALIES, "md": recipe.MD,
                                       "md_seeds": recipe.MD_SEEDS, "labels": XTB,
                                       "n_frames": len(frames_of["anomalies.extxyz"])},
@@ -123,14 +123,14 @@ def write_provenance(out: Path, result: dict, frames_of: dict, checks: dict) -> 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.recalibrate",
+    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.default.recalibrate",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--anomalies", type=Path, default=Path("anomalies_work/anomalies.extxyz"),
                         help="xTB-labelled anomaly frames "
-                             "(python -m lammps_uq.committee.anomalies)")
+                             "(python -m lammps_uq.committee.default.anomalies)")
     parser.add_argument("--untouched", type=Path, default=Path("anomalies_work/untouched.extxyz"),
                         help="xTB-labelled frames for evaluation only "
-                             "(python -m lammps_uq.committee.anomalies_untouched)")
+                             "(python -m lammps_uq.committee.default.anomalies_untouched)")
     parser.add_argument("--out", type=Path, default=PACKAGE_DIR, help="the committee's folder")
     parser.add_argument("--quantile", type=float, default=0.9, help="q of the conformal bound")
     parser.add_argument("--cache", type=Path,

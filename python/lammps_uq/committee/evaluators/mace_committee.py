@@ -39,7 +39,7 @@ LABEL = "fix uq mace"  # how model-file messages start by default
 
 
 def default_committee_dir() -> Path:
-    """The water committee shipped with lammps-uq (python -m lammps_uq.committee.train_default)."""
+    """The water committee shipped with lammps-uq (python -m lammps_uq.committee.default.train)."""
     return Path(__file__).resolve().parents[2] / "data" / "water_committee"
 
 
