@@ -1,8 +1,9 @@
-"""The README's error-model tables, rendered from the shipped ``provenance.json`` (issue 23).
+"""The error-model tables of docs/committees_calibration.md, rendered from the shipped
+``provenance.json`` (issue 23).
 
     python -m lammps_uq.committee.default.error_tables [--provenance PATH]
 
-prints the Markdown that the README holds between ``<!-- error-model tables -->`` and
+prints the Markdown that the page holds between ``<!-- error-model tables -->`` and
 ``<!-- end error-model tables -->``; ``tests/test_readme_numbers.py`` renders it again and
 compares, so every number there is the shipped calibration's.
 """
@@ -80,7 +81,7 @@ def markdown(calibration: dict) -> str:
 
 
 def block(provenance: Path = PACKAGE_DIR / "provenance.json") -> str:
-    """The README block, markers included."""
+    """The block of docs/committees_calibration.md, markers included."""
     calibration = json.loads(Path(provenance).read_text())["calibration"]
     return f"{BEGIN}\n{markdown(calibration)}\n{END}"
 
