@@ -1,5 +1,5 @@
 /* ----------------------------------------------------------------------
-   lammps-uq: the fix uq line (README "fix uq reference").
+   lammps-uq: the fix uq line (docs/fix_uq.md).
    Every error names the keyword, the value received and what is expected.
    The numeric keywords are parsed and checked once, by the Python side
    (lammps_uq.science.settings); apply_settings() takes the parsed values.

@@ -14,7 +14,7 @@ namespace {
 const char *const REBUILD =
     "rebuild lammps-uq against the LAMMPS you run: pip install --no-build-isolation "
     "-C cmake.define.LAMMPS_SOURCE_DIR=<its lammps/src> <lammps-uq source> "
-    "(README: Running on a cluster)";
+    "(docs/cluster.md)";
 
 // "3.12.1 (main, ...)" -> "3.12"
 std::string major_minor(const std::string &version)

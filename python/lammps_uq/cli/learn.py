@@ -18,7 +18,7 @@ def add_learn(learn: argparse.ArgumentParser) -> None:
 
 def add_run(learn_run: argparse.ArgumentParser) -> None:
     learn_run.add_argument("config", metavar="CONFIG",
-                           help="TOML settings (README: Active learning)")
+                           help="TOML settings (docs/learn.md)")
 
 
 def run(args: argparse.Namespace) -> int:

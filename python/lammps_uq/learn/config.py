@@ -1,8 +1,8 @@
 """The configuration of ``lammps-uq learn CONFIG``: a TOML file, every key with a default.
 
 :data:`SCHEMA` is the one list of keys: ``(section, key) -> (default, check, meaning)``; the
-README's table is written from it.  An unknown key, a missing required key or a value of the
-wrong kind is refused in one line that names the key, the value and what is expected.
+docs/learn.md's table is written from it.  An unknown key, a missing required key or a value of
+the wrong kind is refused in one line that names the key, the value and what is expected.
 Relative paths are relative to the folder of the config file.
 """
 
@@ -222,12 +222,12 @@ def load(path) -> LearnConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"CONFIG: got {str(path)!r}, not valid TOML ({exc}); expected the "
-                         "settings of lammps-uq learn (README: Active learning)") from exc
+                         "settings of lammps-uq learn (docs/learn.md)") from exc
     return parse(data, Path(path).resolve().parent, text)
 
 
 def markdown_table() -> str:
-    """The README's table of keys (section, key, default, meaning)."""
+    """The table of keys in docs/learn.md (section, key, default, meaning)."""
     rows = ["| key | default | meaning |", "|---|---|---|"]
     for (section, key), (default, _, meaning) in SCHEMA.items():
         shown = "required" if default is REQUIRED else f"`{json.dumps(default)}`"

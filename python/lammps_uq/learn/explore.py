@@ -41,7 +41,7 @@ EXPECTED = ("expected a LAMMPS input with a line 'fix ID group uq N mace ${commi
 
 
 def template_files(name: str, folder: Path, extra: list[str]) -> tuple[Path, list[Path]]:
-    """(template path, files to copy with it); 'default' is the README's water template."""
+    """(template path, files to copy with it); 'default' is input_templates/water/in.water."""
     if name == "default":
         water = templates_dir() / "water"
         return water / "in.water", [water / "water128.data"] + [folder / e for e in extra]
