@@ -147,8 +147,9 @@ kpts = [2, 2, 2]
 system = { ecutwfc = 80 }
 [cp2k]
 command = "cp2k_shell.psmp"
-[cp2k.parameters]
-xc = "BLYP"
+functional = "BLYP"
+stress = true
+cutoff = 500
 [vasp]
 command = "vasp_std"
 pp_path = "{pp}"
@@ -161,7 +162,9 @@ encut = 520
 
 @pytest.mark.parametrize("code,name,expected", [
     ("espresso", "espresso.pwi", ["ecutwfc          = 80", "O.pbe.UPF", "2 2 2"]),
-    ("cp2k", "cp2k.inp", ["&BLYP", "STRESS_TENSOR ANALYTICAL"]),
+    ("cp2k", "cp2k.inp", ["&BLYP", "STRESS_TENSOR ANALYTICAL", "REFERENCE_FUNCTIONAL BLYP",
+                          "BASIS_SET DZVP-MOLOPT-SR-GTH", "POTENTIAL GTH-PBE",
+                          f"CUTOFF [eV] {500 * 13.605693122994:.18e}"]),
     ("vasp", "INCAR", ["ENCUT = 520"]),
 ])
 def test_dft_inputs_are_written_from_the_config(code, name, expected, tmp_path, monkeypatch):

@@ -45,7 +45,7 @@ def labelled_frame(atoms, result: dict, cell_id: str, source: str, spec: str):
     if "stress" in result:
         frame.info["REF_stress"] = result["stress"]
     frame.info.update(cell_id=cell_id, cell_digest=cell_digest(atoms), label_source=source,
-                      label_calculator=spec)
+                      label_calculator=spec, **result.get("provenance", {}))
     return frame
 
 

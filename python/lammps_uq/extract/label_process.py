@@ -69,7 +69,11 @@ def label_task(atoms, spec: str, config: dict, timeout: float | None, directory:
         result = pickle.load(fh)
     (folder / "task.pkl").unlink(missing_ok=True)
     (folder / "result.pkl").unlink(missing_ok=True)
-    return checked(result, len(atoms), bool(np.all(atoms.pbc)))
+    from .reference_calcs import wants_stress
+
+    out = checked(result, len(atoms), bool(np.all(atoms.pbc)) and wants_stress(spec, config))
+    out["provenance"] = dict(result.get("provenance") or {})
+    return out
 
 
 def reason_of(exc: BaseException) -> str:
@@ -112,7 +116,8 @@ def _death(folder: Path, code: int) -> str:
 
 
 def checked(result: dict, natoms: int, periodic: bool) -> dict:
-    """``result`` if it is a label of ``natoms`` atoms; LabelFailed saying what is wrong."""
+    """``result`` if it is a label of ``natoms`` atoms (with a stress if ``periodic``);
+    LabelFailed saying what is wrong."""
     energy = np.asarray(result.get("energy"), dtype=float)
     forces = np.asarray(result.get("forces"), dtype=float)
     if energy.shape != () or not np.isfinite(energy):
@@ -143,14 +148,27 @@ def _require_finite(values: np.ndarray, name: str) -> None:
 
 
 def compute(task: dict, folder: Path) -> dict:
-    """The calculation itself (in the child, in the caller's working directory)."""
-    from .reference_calcs import make_calculator
+    """The calculation itself (in the child, in the caller's working directory); a code's own
+    reason for a failure (CP2K's ``[ABORT]`` text, an unconverged SCF) raises CalculationFailed
+    even where ASE returned numbers."""
+    from .reference_calcs import code_failure, make_calculator, provenance, wants_stress
 
+    spec, config = task["spec"], task["config"]
     atoms = task["atoms"].copy()
-    atoms.calc = make_calculator(task["spec"], task["config"], str(folder))
-    result = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
-    if np.all(atoms.pbc):
-        result["stress"] = atoms.get_stress(voigt=True)
+    atoms.calc = make_calculator(spec, config, str(folder))
+    try:
+        result = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+        if np.all(atoms.pbc) and wants_stress(spec, config):
+            result["stress"] = atoms.get_stress(voigt=True)
+    except Exception as exc:
+        reason = code_failure(spec, folder)
+        if reason:
+            raise CalculationFailed(reason) from exc
+        raise
+    reason = code_failure(spec, folder)
+    if reason:
+        raise CalculationFailed(reason)
+    result["provenance"] = provenance(spec, config, folder)
     return result
 
 
@@ -163,7 +181,8 @@ def main(folder: str) -> int:
         sys.path[:0] = [p for p in task["sys_path"] if p not in sys.path]
         result = compute(task, here)
         with open(here / "result.tmp", "wb") as fh:
-            pickle.dump({k: np.array(v) for k, v in result.items()}, fh)
+            pickle.dump({k: v if k == "provenance" else np.array(v)
+                         for k, v in result.items()}, fh)
         os.replace(here / "result.tmp", here / "result.pkl")
     except Exception as exc:  # noqa: BLE001 - any failure of the calculation is the cell's
         text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]

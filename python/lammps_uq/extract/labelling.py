@@ -24,10 +24,11 @@ import os
 from pathlib import Path
 
 from ..errors import InputError
-from .contacts import DEFAULT_FACTOR, screen
+from .contacts import screen
 from .label_output import (FailureLog, cell_digest, failures_path, folder_name, labelled_ids,
                            locked)
 from .label_queue import LabelQueue
+from .settings import ExecutorSettings, LabelSettings
 
 
 def gather_cells(paths: list[str]) -> list[tuple[str, str, object]]:
@@ -92,22 +93,29 @@ def to_label(cells, have: dict, output: Path) -> dict:
     return todo
 
 
-def label_cells(cells, output: Path, spec: str, config: dict, executor, *, retries: int = 1,
-                timeout: float | None = None, progress=None,
-                min_contact: float = DEFAULT_FACTOR) -> tuple[int, int, int]:
-    """Label the cells not in ``output`` yet; returns (labelled, already there, failed).
-    Cells with atoms closer than ``min_contact`` x their covalent radii fail at once
+def label_cells(cells, output: Path, settings: LabelSettings, config: dict, executor, *,
+                progress=None) -> tuple[int, int, int]:
+    """Label the cells not in ``output`` yet with ``settings.calculator`` (``config``: its
+    calculator config); returns (labelled, already there, failed).  Cells with atoms closer
+    than ``settings.min_contact`` x their covalent radii fail at once
     (:mod:`lammps_uq.extract.contacts`)."""
     from .executors import Progress
 
+    spec = settings.calculator
+
+    from .reference_calcs import check_elements
+
+    check_elements(spec, config, {s for _, _, atoms in cells
+                                  for s in atoms.get_chemical_symbols()})
     with locked(output):
         todo = to_label(cells, labelled_ids(output), output)
         skipped = len(cells) - len(todo)
-        refused = screen(todo, min_contact)
+        refused = screen(todo, settings.min_contact)
         failures = FailureLog(failures_path(output))
         for cell_id, reason in refused.items():
             failures.record(cell_id, source=todo.pop(cell_id)[1], attempts=0, reason=reason)
-        queue = LabelQueue(todo, output, spec, config, executor, retries, timeout,
+        queue = LabelQueue(todo, output, spec, config, executor, settings.retries,
+                           settings.timeout,
                            progress or Progress("lammps-uq label"))
         queue.run()
     return queue.labelled, skipped, queue.failed + len(refused)
@@ -135,32 +143,24 @@ def check_output(path: str) -> Path:
     return output
 
 
-def run(args) -> int:
-    """``lammps-uq label CELLS -o OUT --calculator SPEC [...]``."""
-    import math
-
+def run(paths: list[str], output: str, settings: LabelSettings,
+        where: ExecutorSettings = ExecutorSettings(), *, inputs_only: bool = False) -> int:
+    """``lammps-uq label CELLS -o OUTPUT [settings]``: label the cells of ``paths`` into
+    ``output`` on the executor of ``where`` (``inputs_only``: write their inputs instead);
+    exit status 0, or 1 when a cell failed."""
     from .executors import running
     from .reference_calcs import check_spec, load_config
 
-    config = load_config(args.calculator_config)
-    check_spec(args.calculator, config)
-    if args.retries < 0:
-        raise InputError(f"--retries: got {args.retries}; expected an integer >= 0")
-    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
-        raise InputError(f"--timeout: got {args.timeout}; expected seconds > 0")
-    if not (args.min_contact >= 0 and math.isfinite(args.min_contact)):
-        raise InputError(f"--min-contact: got {args.min_contact}; expected a factor >= 0 "
-                         "(0: no check)")
-    output = check_output(args.output)
-    cells = gather_cells(args.cells)
-    if args.inputs_only:
-        count = write_all_inputs(cells, output, args.calculator, config)
+    config = load_config(settings.calculator_config)
+    check_spec(settings.calculator, config, run=not inputs_only)
+    output = check_output(output)
+    cells = gather_cells(paths)
+    if inputs_only:
+        count = write_all_inputs(cells, output, settings.calculator, config)
         print(f"lammps-uq label: inputs of {count} cells in {output}.inputs")
         return 0
-    with running(args.workers, args.parsl_config) as executor:
-        labelled, skipped, failed = label_cells(cells, output, args.calculator, config, executor,
-                                                retries=args.retries, timeout=args.timeout,
-                                                min_contact=args.min_contact)
+    with running(where) as executor:
+        labelled, skipped, failed = label_cells(cells, output, settings, config, executor)
     print(f"lammps-uq label: {labelled} cells labelled, {skipped} already there, {failed} failed"
           + (f" (reasons in {failures_path(output)})" if failed else ""))
     return 0 if failed == 0 else 1

@@ -23,7 +23,12 @@
   - ``[espresso]``: ``command``; ``pseudo_dir``; ``pseudopotentials`` (element symbol = file
     name); ``kpts``; ``parameters`` (ASE's ``input_data``), which must set ``ecutwfc``, flat
     or in ``system``;
-  - ``[cp2k]``: ``command``; ``parameters`` such as ``basis_set``, ``xc``.
+  - ``[cp2k]``: every key optional (:mod:`lammps_uq.extract.cp2k`: RPBE-D3,
+    DZVP-MOLOPT-SR-GTH, GTH-PBE by default): ``command``, ``functional``, ``dispersion``,
+    ``basis_set``, ``basis_set_file``, ``pseudo_potential``, ``potential_file``, ``cutoff``
+    and ``rel_cutoff`` (Ry), ``eps_scf``, ``max_scf``, ``charge``, ``multiplicity``,
+    ``stress``, ``smearing``, ``data_dir``; ``parameters`` (more ASE ``CP2K`` keywords) and
+    ``inp`` (more CP2K input).
 
   ``command`` is a non-empty string, ``kpts`` a list of 3 integers >= 1, ``parameters`` a
   table.  A file may hold tables of several codes: all are checked, and the one of SPEC
@@ -58,11 +63,26 @@ def _pseudopotentials(value) -> bool:
         symbol in chemical_symbols[1:] and _text(name) for symbol, name in value.items())
 
 
-# per key of a code's table: (check of its value, what is expected); issue 25 adds CP2K keys
+# per key of a code's table: (check of its value, what is expected)
 COMMAND = (_text, "a non-empty string (how the code is started)")
 KPTS = (_kpts, "a list of 3 integers >= 1, e.g. [2, 2, 2]")
 PARAMETERS = (lambda value: isinstance(value, dict),
               "a table (passed to the ASE calculator as it is)")
+POSITIVE = (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+            "a number > 0")
+COUNT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1")
+CP2K_KEYS = {
+    **{key: (_text, "a non-empty string") for key in (
+        "functional", "dispersion", "basis_set", "basis_set_file", "pseudo_potential",
+        "potential_file", "data_dir", "inp")},
+    "cutoff": (POSITIVE[0], "a number > 0 (Ry)"), "rel_cutoff": (POSITIVE[0], "a number > 0 (Ry)"),
+    "eps_scf": POSITIVE, "max_scf": COUNT, "multiplicity": COUNT,
+    "charge": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "stress": (lambda v: isinstance(v, bool), "true or false"),
+    "smearing": (lambda v: isinstance(v, dict) and set(v) <= {"electronic_temperature",
+                                                               "added_mos"},
+                 "a table with electronic_temperature (K) and added_mos"),
+}
 SCHEMA = {
     "vasp": {"command": COMMAND,
              "pp_path": (_text, "a non-empty string (the folder that holds potpaw_PBE/)"),
@@ -72,10 +92,10 @@ SCHEMA = {
                  "pseudopotentials": (_pseudopotentials, "a table of element symbol = file "
                                       "name, e.g. { O = \"O.pbe.UPF\" }"),
                  "kpts": KPTS, "parameters": PARAMETERS},
-    "cp2k": {"command": COMMAND, "parameters": PARAMETERS},
+    "cp2k": {"command": COMMAND, "parameters": PARAMETERS, **CP2K_KEYS},
 }
 CODES = tuple(SCHEMA)
-REQUIRED = {"vasp": ("command",), "espresso": ("command", "pseudopotentials"), "cp2k": ("command",)}
+REQUIRED = {"vasp": ("command",), "espresso": ("command", "pseudopotentials"), "cp2k": ()}
 SPECS = "xtb, vasp, espresso, cp2k or MODULE:FACTORY"
 XTB = {"method": "GFN2-xTB", "electronic_temperature": 300.0, "accuracy": 1.0}
 FACTORY = "expected MODULE:FACTORY where FACTORY(directory=...) returns an ASE calculator"
@@ -135,9 +155,10 @@ def check_config(config: dict) -> None:
                                  f"expected {expected}")
 
 
-def check_spec(spec: str, config: dict) -> None:
+def check_spec(spec: str, config: dict, *, run: bool = True) -> None:
     """Refuse an unknown SPEC, a bad config, or a calculator that cannot be made: before any
-    work, as each cell would fail the same way."""
+    work, as each cell would fail the same way (``run`` False: only inputs are written, so the
+    code itself need not be here)."""
     is_factory = ":" in spec and all(spec.partition(":")[::2])
     if spec != "xtb" and spec not in CODES and not is_factory:
         raise InputError(f"--calculator: got {spec!r}; expected {SPECS}")
@@ -151,11 +172,24 @@ def check_spec(spec: str, config: dict) -> None:
     elif is_factory:
         _check_factory(spec)
     else:
-        _check_code(spec, config.get(spec))
+        _check_code(spec, config.get(spec), run)
 
 
-def _check_code(spec: str, section: dict | None) -> None:
+def check_elements(spec: str, config: dict, elements) -> None:
+    """Refuse a code whose data files lack an element of the cells (CP2K's basis sets and
+    potentials), before any cell is computed."""
+    if spec == "cp2k":
+        from .cp2k import check
+
+        check(config.get(spec), elements)
+
+
+def _check_code(spec: str, section: dict | None, run: bool = True) -> None:
     """The keys the code of ``spec`` cannot run without."""
+    if spec == "cp2k":  # every key has a default
+        from .cp2k import check
+
+        return check(section, run=run)
     if section is None:
         raise InputError(f"--calculator {spec}: no [{spec}] table in --calculator-config; "
                          f"expected one with {', '.join(REQUIRED[spec])}")
@@ -211,8 +245,46 @@ def make_calculator(spec: str, config: dict, directory: str):
 
         return TBLite(verbosity=0, **XTB)
     if spec in CODES:
-        return _dft(spec, dict(config[spec]), directory)
+        return _dft(spec, dict(config.get(spec) or {}), directory)
     return factory(spec)(directory=directory)
+
+
+def wants_stress(spec: str, config: dict) -> bool:
+    """Whether a periodic cell's label must carry a stress (CP2K's only when ``stress``)."""
+    if spec == "cp2k":
+        return bool((config.get("cp2k") or {}).get("stress", False))
+    return True
+
+
+def code_failure(spec: str, folder: Path) -> str | None:
+    """The code's own reason a calculation in ``folder`` failed, if it wrote one."""
+    if spec == "cp2k":
+        from .cp2k import abort_reason
+
+        reason = abort_reason(Path(folder) / "cp2k.out")
+        return f"CP2K: {reason}" if reason else None
+    return None
+
+
+def provenance(spec: str, config: dict, folder: Path) -> dict:
+    """``label_method``, ``label_code`` and ``label_settings`` of a label (extxyz info)."""
+    import json
+    from importlib.metadata import PackageNotFoundError, version
+
+    if spec == "cp2k":
+        from .cp2k import provenance as cp2k_provenance
+
+        return cp2k_provenance(config.get("cp2k"), Path(folder) / "cp2k.out")
+    if spec == "xtb":
+        try:
+            code = f"tblite {version('tblite')}"
+        except PackageNotFoundError:
+            code = "tblite"
+        return {"label_method": XTB["method"], "label_code": code,
+                "label_settings": json.dumps(XTB, sort_keys=True)}
+    section = config.get(spec)
+    return {"label_method": spec, "label_settings": json.dumps(section, sort_keys=True,
+                                                               default=str)}
 
 
 def factory(spec: str):
@@ -242,9 +314,9 @@ def _dft(spec: str, section: dict, directory: str):
                                   pseudo_dir=str(section["pseudo_dir"]))
         return Espresso(profile=profile, directory=directory, kpts=kpts, input_data=parameters,
                         pseudopotentials=dict(section["pseudopotentials"]))
-    from ase.calculators.cp2k import CP2K
+    from .cp2k import calculator
 
-    return CP2K(command=section["command"], directory=directory, **parameters)
+    return calculator(section, directory)
 
 
 def write_inputs(spec: str, config: dict, atoms, directory: str) -> list[str]:
@@ -255,16 +327,10 @@ def write_inputs(spec: str, config: dict, atoms, directory: str) -> list[str]:
     if spec not in CODES:
         raise InputError(f"--inputs-only: got --calculator {spec}, which writes no input files; "
                          f"expected one of {', '.join(CODES)}")
-    if spec == "cp2k":  # ASE's CP2K starts cp2k_shell when made: write its input without one
-        from ase.calculators.calculator import Calculator
-        from ase.calculators.cp2k import CP2K
+    if spec == "cp2k":
+        from .cp2k import write_input
 
-        calc = CP2K.__new__(CP2K)
-        calc._shell, calc._debug, calc._force_env_id = None, False, None
-        Calculator.__init__(calc, label=str(folder / "cp2k"),
-                            **dict(config[spec].get("parameters", {})))
-        calc.atoms = atoms.copy()
-        (folder / "cp2k.inp").write_text(calc._generate_input())
+        write_input(config.get(spec), atoms, folder)
     elif spec == "espresso":
         calc = make_calculator(spec, config, directory)
         calc.template.write_input(calc.profile, folder, atoms, dict(calc.parameters),

@@ -1,0 +1,97 @@
+"""Convergence of CP2K's forces with the plane-wave cutoff on one carved water cell (issue 25).
+
+    python benchmarks/cp2k_cutoff.py [-o benchmarks/results/cp2k_cutoff.json] [--cutoffs ...]
+
+The cell: the 4 molecules nearest to O atom 0 of the first frame of the default committee's
+test set (64-molecule SPC/Fw water), carved at the parent's density (``extract.carve``, no
+border relaxation).  For each cutoff (Ry; REL_CUTOFF 60 Ry, EPS_SCF 1e-8, every other setting
+the ``[cp2k]`` defaults of ``lammps_uq.extract.cp2k``: RPBE-D3, DZVP-MOLOPT-SR-GTH, GTH-PBE)
+one CP2K calculation through the same calculator ``lammps-uq label --calculator cp2k`` uses.
+Printed and written: against the largest cutoff, the energy difference (meV/atom), the largest
+and the RMS force component difference (eV/Å), the net force |sum F| (eV/Å; zero for exact
+integration) and the wall time.  Resumable: finished cutoffs are kept in the JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_CUTOFFS = (300, 400, 500, 600, 800, 1000)
+
+
+def carved_cell():
+    import ase.io
+
+    from lammps_uq.extract.carve import CarveOptions, carve
+
+    frame = ase.io.read(HERE.parent / "python/lammps_uq/data/water_committee/test.extxyz", 0)
+    return carve(frame, 0, CarveOptions(molecules=4), parent_volume=frame.get_volume(),
+                 parent_natoms=len(frame))
+
+
+def label(cell, cutoff: float) -> dict:
+    from lammps_uq.extract.cp2k import calculator
+
+    atoms = cell.copy()
+    with tempfile.TemporaryDirectory(prefix="cp2k-cutoff-") as folder:
+        atoms.calc = calculator({"cutoff": float(cutoff), "eps_scf": 1e-8}, folder)
+        start = time.perf_counter()
+        energy = atoms.get_potential_energy()
+        forces = atoms.get_forces()
+        seconds = time.perf_counter() - start
+        atoms.calc = None
+    return {"cutoff_Ry": cutoff, "energy_eV": float(energy), "forces": forces.tolist(),
+            "seconds": round(seconds, 1)}
+
+
+def table(rows: list[dict], natoms: int) -> list[dict]:
+    ref = max(rows, key=lambda r: r["cutoff_Ry"])
+    out = []
+    for row in sorted(rows, key=lambda r: r["cutoff_Ry"]):
+        diff = np.asarray(row["forces"]) - np.asarray(ref["forces"])
+        out.append({"cutoff_Ry": row["cutoff_Ry"],
+                    "dE_meV_per_atom": 1e3 * (row["energy_eV"] - ref["energy_eV"]) / natoms,
+                    "max_dF_eV_per_A": float(np.abs(diff).max()),
+                    "rms_dF_eV_per_A": float(np.sqrt((diff ** 2).mean())),
+                    "net_force_eV_per_A": float(np.linalg.norm(np.sum(row["forces"], axis=0))),
+                    "seconds": row["seconds"]})
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path,
+                        default=HERE / "results" / "cp2k_cutoff.json")
+    parser.add_argument("--cutoffs", type=float, nargs="+", default=DEFAULT_CUTOFFS)
+    args = parser.parse_args(argv)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    cell = carved_cell()
+    data = json.loads(args.output.read_text()) if args.output.is_file() else {"runs": []}
+    done = {r["cutoff_Ry"] for r in data["runs"]}
+    for cutoff in args.cutoffs:
+        if cutoff in done:
+            continue
+        print(f"cp2k_cutoff: {cutoff:g} Ry ({len(cell)} atoms) ...", flush=True)
+        data["runs"].append(label(cell, cutoff))
+        data.update(cell={"symbols": cell.get_chemical_symbols(),
+                          "length_A": float(cell.cell[0, 0])},
+                    table=table(data["runs"], len(cell)))
+        args.output.write_text(json.dumps(data, indent=1) + "\n")
+        print(f"cp2k_cutoff: {cutoff:g} Ry done in {data['runs'][-1]['seconds']} s", flush=True)
+    print(f"{'cutoff Ry':>9} {'dE meV/at':>10} {'max dF':>8} {'rms dF':>8} {'|sum F|':>8} {'s':>6}")
+    for row in data["table"]:
+        print(f"{row['cutoff_Ry']:9g} {row['dE_meV_per_atom']:10.3f} {row['max_dF_eV_per_A']:8.4f}"
+              f" {row['rms_dF_eV_per_A']:8.4f} {row['net_force_eV_per_A']:8.4f}"
+              f" {row['seconds']:6.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

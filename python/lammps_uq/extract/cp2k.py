@@ -1,0 +1,233 @@
+"""CP2K labels through ASE's ``CP2K`` calculator (``cp2k_shell``): ``--calculator cp2k``.
+
+The ``[cp2k]`` table of ``--calculator-config`` names the physics; everything has a default
+that a DFT user would accept for training data of water (the paper's RPBE-D3 level with
+CP2K's GTH pseudopotentials and MOLOPT basis sets)::
+
+    [cp2k]
+    command = "cp2k_shell"                # or a site CP2K: "/opt/cp2k/bin/cp2k_shell.psmp"
+    functional = "RPBE"                   # RPBE (libxc), PBE, revPBE, BLYP
+    dispersion = "D3"                     # D3 (zero damping), D3BJ or none
+    basis_set = "DZVP-MOLOPT-SR-GTH"
+    basis_set_file = "BASIS_MOLOPT"
+    pseudo_potential = "GTH-PBE"
+    potential_file = "GTH_POTENTIALS"
+    cutoff = 600                          # Ry, plane-wave cutoff of the finest grid
+    rel_cutoff = 60                       # Ry
+    eps_scf = 1e-6
+    max_scf = 100
+    charge = 0
+    multiplicity = 1                      # > 1: unrestricted Kohn-Sham
+    stress = false                        # true: the analytical stress (REF_stress)
+    smearing = { electronic_temperature = 300.0, added_mos = 20 }   # metals: Fermi-Dirac,
+                                          # diagonalization instead of OT
+    data_dir = "/usr/share/cp2k"          # where the basis and potential files are searched
+
+The SCF is OT (DIIS, FULL_SINGLE_INVERSE) for insulators, diagonalization with Broyden
+mixing and Fermi-Dirac smearing when ``smearing`` is set.  Each label runs its own
+``cp2k_shell`` in the cell's folder, with ``OMP_NUM_THREADS`` = the worker's cores.  A failed
+calculation raises with CP2K's own reason (the text of its ``[ABORT]`` box, e.g. "SCF run
+NOT converged").  Every label carries ``label_method``, ``label_code`` (CP2K's version
+string) and ``label_settings`` (these settings as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import InputError
+
+RYDBERG_EV = 13.605693122994  # CODATA 2018, as ase.units.Rydberg
+FUNCTIONALS = {  # name: (XC_FUNCTIONAL subsections, DFT-D3 reference functional)
+    "RPBE": (("GGA_X_RPBE", "GGA_C_PBE"), "RPBE"),
+    "PBE": (("PBE",), "PBE"),
+    "revPBE": (("PBE\n          PARAMETRIZATION REVPBE",), "revPBE"),
+    "BLYP": (("BLYP",), "BLYP"),
+}
+DISPERSION = {"D3": "DFTD3", "D3BJ": "DFTD3(BJ)", "none": None}
+DEFAULTS = {
+    "command": "cp2k_shell", "functional": "RPBE", "dispersion": "D3",
+    "basis_set": "DZVP-MOLOPT-SR-GTH", "basis_set_file": "BASIS_MOLOPT",
+    "pseudo_potential": "GTH-PBE", "potential_file": "GTH_POTENTIALS",
+    "cutoff": 600.0, "rel_cutoff": 60.0, "eps_scf": 1e-6, "max_scf": 100, "charge": 0,
+    "multiplicity": 1, "stress": False, "smearing": None, "data_dir": "",
+}
+INSTALL = ("expected CP2K installed (Debian/Ubuntu: apt-get install cp2k cp2k-data) or "
+           "[cp2k] command = the path of a cp2k_shell")
+
+
+def settings(section: dict | None) -> dict:
+    """The ``[cp2k]`` table over :data:`DEFAULTS` (keys and types are checked by
+    ``reference_calcs.check_config``)."""
+    out = dict(DEFAULTS)
+    out.update(section or {})
+    out.pop("parameters", None)
+    out.pop("inp", None)
+    return out
+
+
+def data_dir(values: dict) -> Path:
+    """The folder of CP2K's data files: ``data_dir``, ``$CP2K_DATA_DIR`` or Debian's."""
+    return Path(values["data_dir"] or os.environ.get("CP2K_DATA_DIR") or "/usr/share/cp2k")
+
+
+def check(section: dict | None, elements=(), *, run: bool = True) -> None:
+    """Refuse, before any work: no cp2k_shell (when it is to ``run``), an unknown functional
+    or dispersion, a basis/potential file that is missing or lacks an element of the cells."""
+    values = settings(section)
+    for key, known in (("functional", FUNCTIONALS), ("dispersion", DISPERSION)):
+        if values[key] not in known:
+            raise InputError(f"--calculator-config: [cp2k] {key}: got {values[key]!r}; "
+                             f"expected one of {', '.join(known)}")
+    if not run:
+        return
+    program = values["command"].split()[0]
+    if shutil.which(program) is None:
+        raise InputError(f"--calculator cp2k: command {program!r} is not on PATH; {INSTALL}")
+    for key, name, what in (("basis_set_file", values["basis_set"], "basis set"),
+                            ("potential_file", values["pseudo_potential"], "potential")):
+        _check_data(data_dir(values), key, values[key], name, what, elements)
+
+
+def _check_data(folder: Path, key: str, filename: str, name: str, what: str, elements) -> None:
+    path = Path(filename) if os.path.isabs(filename) else folder / filename
+    if not path.is_file():
+        raise InputError(f"--calculator-config: [cp2k] {key}: {str(path)!r} does not exist; "
+                         f"expected a CP2K data file (set data_dir, $CP2K_DATA_DIR, or "
+                         "apt-get install cp2k-data)")
+    found = set()
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            words = line.split()
+            if len(words) >= 2 and words[0].isalpha() and name in words[1:]:
+                found.add(words[0])
+    missing = sorted(set(elements) - found)
+    if missing:
+        raise InputError(f"--calculator-config: [cp2k] {what} {name!r} has no entry for "
+                         f"{', '.join(missing)} in {path}; expected a {what} named there for "
+                         "every element of the cells")
+
+
+def method(values: dict) -> str:
+    """One line naming the level of theory, e.g. RPBE-D3/DZVP-MOLOPT-SR-GTH/GTH-PBE/600 Ry."""
+    dispersion = "" if values["dispersion"] == "none" else f"-{values['dispersion']}"
+    return (f"{values['functional']}{dispersion}/{values['basis_set']}/"
+            f"{values['pseudo_potential']}/{values['cutoff']:g} Ry")
+
+
+def input_text(values: dict, extra: str = "") -> str:
+    """The CP2K input that ASE's calculator merges its own keywords into."""
+    subsections, reference = FUNCTIONALS[values["functional"]]
+    xc = "".join(f"        &{s}\n        &END\n" for s in subsections)
+    dispersion = DISPERSION[values["dispersion"]]
+    vdw = "" if dispersion is None else (
+        "      &VDW_POTENTIAL\n        POTENTIAL_TYPE PAIR_POTENTIAL\n"
+        f"        &PAIR_POTENTIAL\n          TYPE {dispersion}\n"
+        "          PARAMETER_FILE_NAME dftd3.dat\n"
+        f"          REFERENCE_FUNCTIONAL {reference}\n"
+        "        &END PAIR_POTENTIAL\n      &END VDW_POTENTIAL\n")
+    return ("&FORCE_EVAL\n  &DFT\n"
+            f"    &QS\n      EPS_DEFAULT 1.0E-12\n    &END QS\n"
+            f"    &MGRID\n      REL_CUTOFF {values['rel_cutoff']:g}\n    &END MGRID\n"
+            f"{_scf(values)}"
+            f"    &XC\n      &XC_FUNCTIONAL\n{xc}      &END XC_FUNCTIONAL\n{vdw}    &END XC\n"
+            "  &END DFT\n&END FORCE_EVAL\n" + extra)
+
+
+def _scf(values: dict) -> str:
+    smearing = values["smearing"]
+    head = f"    &SCF\n      EPS_SCF {values['eps_scf']:g}\n"
+    if not smearing:
+        return (head + "      SCF_GUESS ATOMIC\n      &OT\n        MINIMIZER DIIS\n"
+                "        PRECONDITIONER FULL_SINGLE_INVERSE\n      &END OT\n    &END SCF\n")
+    return (head + f"      ADDED_MOS {int(smearing.get('added_mos', 20))}\n"
+            "      &DIAGONALIZATION\n        ALGORITHM STANDARD\n      &END DIAGONALIZATION\n"
+            "      &MIXING\n        METHOD BROYDEN_MIXING\n        ALPHA 0.2\n"
+            "      &END MIXING\n      &SMEAR ON\n        METHOD FERMI_DIRAC\n"
+            f"        ELECTRONIC_TEMPERATURE [K] "
+            f"{float(smearing.get('electronic_temperature', 300.0)):g}\n"
+            "      &END SMEAR\n    &END SCF\n")
+
+
+def options(section: dict | None) -> dict:
+    """The keywords of ASE's ``CP2K`` (but command, directory, label) for ``section``."""
+    section = section or {}
+    values = settings(section)
+    multiplicity = values["multiplicity"]
+    found = dict(inp=input_text(values, section.get("inp", "")), xc=None,
+                 basis_set=values["basis_set"], basis_set_file=values["basis_set_file"],
+                 pseudo_potential=values["pseudo_potential"],
+                 potential_file=values["potential_file"],
+                 cutoff=float(values["cutoff"]) * RYDBERG_EV, max_scf=values["max_scf"],
+                 charge=values["charge"], stress_tensor=bool(values["stress"]),
+                 uks=multiplicity > 1, multiplicity=multiplicity if multiplicity > 1 else None)
+    found.update(section.get("parameters", {}))
+    return found
+
+
+def calculator(section: dict | None, directory: str):
+    """A fresh ASE ``CP2K`` calculator for one cell: its ``cp2k_shell`` works in
+    ``directory`` (``cp2k.inp``, ``cp2k.out``)."""
+    from ase.calculators.cp2k import CP2K
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    values = settings(section)
+    os.environ.setdefault("CP2K_DATA_DIR", str(data_dir(values)))
+    return CP2K(command=values["command"], directory=str(folder), label="cp2k",
+                **options(section))
+
+
+def write_input(section: dict | None, atoms, folder: Path) -> None:
+    """``folder/cp2k.inp`` for ``atoms``, without starting a ``cp2k_shell`` (as ASE's
+    calculator would start one when made)."""
+    from ase.calculators.calculator import Calculator
+    from ase.calculators.cp2k import CP2K
+
+    calc = CP2K.__new__(CP2K)
+    calc._shell, calc._debug, calc._force_env_id = None, False, None
+    Calculator.__init__(calc, label=str(folder / "cp2k"), **options(section))
+    calc.atoms = atoms.copy()
+    (folder / "cp2k.inp").write_text(calc._generate_input())
+
+
+def abort_reason(output: Path) -> str | None:
+    """CP2K's own words from the ``[ABORT]`` box of ``output`` (or an unconverged SCF)."""
+    if not output.is_file():
+        return None
+    lines = output.read_text(errors="replace").splitlines()
+    for k, line in enumerate(lines):
+        if "[ABORT]" in line:
+            words = []
+            for row in lines[k + 1:k + 9]:
+                if row.strip().startswith("****"):
+                    break
+                text = row.strip().strip("*")[10:].strip()
+                if text and not text.endswith(".F") and ".F:" not in text:
+                    words.append(text)
+            return " ".join(" ".join(words).split()) or "CP2K aborted"
+    for line in lines:
+        if "SCF run NOT converged" in line:
+            where = line.split("::")[0].strip(" *")
+            return f"SCF run NOT converged ({where}; raise max_scf or check the structure)"
+    return None
+
+
+def version(output: Path) -> str:
+    """CP2K's version string from ``output`` ('' if not there)."""
+    if output.is_file():
+        for line in output.read_text(errors="replace").splitlines():
+            if "CP2K| version string:" in line:
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
+def provenance(section: dict, output: Path) -> dict:
+    """``label_method``, ``label_code`` and ``label_settings`` of one CP2K label."""
+    values = settings(section)
+    return {"label_method": method(values), "label_code": version(output),
+            "label_settings": json.dumps({**values, "data_dir": str(data_dir(values))},
+                                         sort_keys=True)}
