@@ -53,8 +53,9 @@ def test_the_parsed_values_reach_the_fix(lammps_env, tmp_path):
     """alpha comes back as f_mon[10]; rcut, separation and region are named by the
     ghost-cutoff check (the script's ghost cutoff is 8 Angstrom)."""
     quiet = "threshold 50 max_centres 3 cooldown 9223372036854775807"
-    rc, output = lammps_env.run_lmp(
-        tmp_path, script(fix(f"alpha 0.375 separation 5 {quiet}"), "thermo_style custom step f_mon[10]\nrun 0"))
+    thermo = "thermo_style custom step f_mon[10]\nrun 0"
+    words = f"alpha 0.375 separation 5 {quiet}"
+    rc, output = lammps_env.run_lmp(tmp_path, script(fix(words), thermo))
     assert rc == 0, output[-2000:]
     assert re.search(r"^\s*0\s+0\.375\s*$", output, re.MULTILINE), output[-2000:]
     wide = "rcut 3.5e0 separation 7.25 region 2.5 file r.extxyz"

@@ -94,8 +94,9 @@ def test_dtype_for_a_python_factory_that_forwards_kwargs():
     with pytest.raises(InputError) as info:
         bridge.create(FACTORY, ["Cu", "Ni"], "metal", {"dtype": "float32"}, None, None)
     assert str(info.value) == (
-        "fix uq dtype: the python evaluator lammps_uq.committee.evaluators.analytic:lj_committee takes no "
-        "dtype keyword; dtype and device apply to mace evaluators or factories that accept them")
+        "fix uq dtype: the python evaluator lammps_uq.committee.evaluators.analytic:lj_committee "
+        "takes no dtype keyword; dtype and device apply to mace evaluators or factories that "
+        "accept them")
 
 
 def test_device_for_a_python_factory_with_fixed_keywords(tmp_path, monkeypatch):
