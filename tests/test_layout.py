@@ -175,3 +175,38 @@ def test_the_fix_starting_the_cli_by_a_string_is_caught(tmp_path):
     assert copy.read_text() != original
     assert upward_imports(copy.read_text(), "lammps_uq.fix.insitu") == {"lammps_uq.cli"}
     assert not upward_imports(original, "lammps_uq.fix.insitu")
+
+
+# argparse (the command line) lives in cli/; the default committee's recipe scripts are
+# `python -m` scripts of their own and keep theirs (issue 24 item 1)
+ARGPARSE_ALLOWED = ("lammps_uq.cli", "lammps_uq.committee.default")
+
+
+def imports_argparse(source: str) -> bool:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "argparse"
+                                                for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "argparse":
+            return True
+    return False
+
+
+def argparse_allowed(name: str) -> bool:
+    return any(name == top or name.startswith(top + ".") for top in ARGPARSE_ALLOWED)
+
+
+def test_argparse_is_imported_only_by_the_command_line():
+    found = sorted(name for name, path in PATHS.items()
+                   if imports_argparse(path.read_text()) and not argparse_allowed(name))
+    assert not found, f"argparse outside cli/ (and committee/default/): {found}"
+
+
+@pytest.mark.parametrize("source", ["import argparse\n", "from argparse import Namespace\n",
+                                    "def f():\n    import argparse as ap\n    return ap\n"])
+def test_a_planted_argparse_import_is_caught(source):
+    assert imports_argparse(source)
+    assert not argparse_allowed("lammps_uq.extract.fake")
+    assert argparse_allowed("lammps_uq.cli.fake") and argparse_allowed("lammps_uq.committee."
+                                                                        "default.fake")
+    assert not argparse_allowed("lammps_uq.client")

@@ -102,8 +102,8 @@ def test_parsl_config_is_relative_to_the_config(folder, tmp_path, monkeypatch):
     given = []
 
     @contextmanager
-    def running(workers, parsl_config=None):
-        given.append(parsl_config)
+    def running(settings):  # an ExecutorSettings
+        given.append(settings.parsl_config)
         yield None
 
     monkeypatch.setattr(executors, "running", running)

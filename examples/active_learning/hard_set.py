@@ -129,16 +129,10 @@ class Spcfw(Calculator):
 
 
 def carve_options():
-    """The options ``lammps-uq carve --molecules 32 --no-relax`` parses to."""
-    from lammps_uq.extract.carve_args import add_carve_options
-    from lammps_uq.extract.carve_io import carve_settings
+    """The cut of ``lammps-uq carve --molecules 32 --no-relax`` (its CarveOptions)."""
+    from lammps_uq.extract.settings import CarveOptions
 
-    parser = argparse.ArgumentParser()
-    add_carve_options(parser)
-    args = parser.parse_args(["-o", "unused", "--molecules", str(MOLECULES), "--no-relax"])
-    options, calculator, _ = carve_settings(args)
-    assert calculator is None
-    return options
+    return CarveOptions(molecules=MOLECULES)
 
 
 def cut_cell(parent, centre: int, options, border: str, moved=()):

@@ -31,9 +31,9 @@ COMMANDS = (
     Command("carve", "carve region frames into DFT-ready cells",
             "lammps_uq.cli.workflow:add_carve", "lammps_uq.cli.workflow:carve"),
     Command("extract", "carve the frames of a region file, following it as it grows",
-            "lammps_uq.extract.consumer_main:add_arguments", "lammps_uq.extract.consumer:run"),
+            "lammps_uq.cli.workflow:add_extract", "lammps_uq.cli.workflow:extract"),
     Command("label", "reference energies/forces/stress of carved cells",
-            "lammps_uq.cli.workflow:add_label", "lammps_uq.extract.labelling:run"),
+            "lammps_uq.cli.workflow:add_label", "lammps_uq.cli.workflow:label"),
     Command("learn", "the active-learning loop: explore, extract, label, train, calibrate "
             "(or: learn report DIR)", "lammps_uq.cli.learn:add_learn", default="run"),
     Command("learn run", "run, or continue, the loop of CONFIG (the default: learn CONFIG)",

@@ -36,7 +36,7 @@ def add_report(learn_report: argparse.ArgumentParser) -> None:
     learn_report.add_argument("-o", "--output",
                               help="the figure (default DIR/learning_curve.png)")
     learn_report.add_argument("--bins", type=int, help="potential-energy bins (default: the "
-                                                       "config's report.energy_bins, else 3)")
+                                                       "config's report.energy_bins)")
 
 
 def report(args: argparse.Namespace) -> int:
@@ -60,16 +60,18 @@ def report(args: argparse.Namespace) -> int:
 
 
 def _config_bins(config) -> int:
-    """report.energy_bins of the loop's config.toml (3 without one)."""
+    """report.energy_bins of the loop's config.toml (the key's default without one)."""
     import tomllib
 
     from ..errors import InputError
+    from ..learn.config import SCHEMA
 
+    default = SCHEMA[("report", "energy_bins")][0]
     if not config.exists():
-        return 3
+        return default
     try:
         table = tomllib.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:  # TOMLDecodeError, UnicodeDecodeError: ValueErrors
         raise InputError(f"DIR: {str(config)!r} is not readable TOML ({exc}); expected the "
                          "settings the loop copied there: restore it, or give --bins N") from exc
-    return table.get("report", {}).get("energy_bins", 3)
+    return table.get("report", {}).get("energy_bins", default)

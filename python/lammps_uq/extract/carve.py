@@ -17,27 +17,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import fields
 
 import numpy as np
 
 from ..errors import InputError
 from .molecules import find_molecules
+from .settings import CarveOptions  # the options of a cut, each default written there
 
-
-@dataclass
-class CarveOptions:
-    molecules: int | None = None  # K molecules (centre's own included)
-    radius: float | None = None   # Å: whole molecules with an atom within radius
-    box: float | None = None      # Å: cubic length instead of the parent's density
-    cluster: bool = False         # non-periodic cluster with vacuum
-    vacuum: float = 6.0           # Å around a cluster
-    fixed_fraction: float = 0.8   # core radius as a fraction of l/2
-    pad: float = 2.0              # Å added per direction before relaxing
-    shrink: float = 0.2           # Å per direction per cycle
-    bfgs_steps: int = 5           # BFGS steps per cycle
-    contact: float = 1.0          # wall at this fraction of the parent's closest contacts; 0: off
-    contact_k: float = 10.0       # eV/Å² stiffness of that wall
+__all__ = ["CarveOptions", "carve", "choose_molecules", "relax_border"]
 
 
 def _vectors_from(atoms, origin, points):
@@ -65,7 +53,7 @@ def choose_molecules(atoms, centre: int, options: CarveOptions):
     if options.molecules is not None:
         order = _nearest_molecules(mols, own, to_centre, options.molecules, whole)
         loose = np.zeros(0, dtype=int)
-    elif options.radius is not None:
+    else:  # CarveOptions holds molecules or radius, never neither
         region = atoms.info.get("region")
         if region is not None and options.radius > float(region):
             raise InputError(f"carve --radius: got {options.radius}; the region frame holds "
@@ -75,8 +63,6 @@ def choose_molecules(atoms, centre: int, options: CarveOptions):
         order = [m for m in [own] + sorted(wanted - {own}) if not mols.extended[m]]
         _require_whole(order, whole, region, f"--radius {options.radius}")
         loose = np.nonzero(near & mols.extended[mols.labels])[0]
-    else:
-        raise InputError("carve: give molecules K or radius R")
     indices, relative, units = [], [], []
     for m in order:
         members = mols.members(m)
@@ -155,7 +141,8 @@ def carve(atoms, centre: int, options: CarveOptions, *, parent_volume: float,
     cell.arrays["molecule"] = units
     cell.arrays["core"] = core
     cell.arrays["fixed"] = core.copy()
-    cell.info.update({"carve_" + k: v for k, v in asdict(options).items() if v is not None})
+    cell.info.update({"carve_" + f.name: getattr(options, f.name) for f in fields(CarveOptions)
+                      if getattr(options, f.name) is not None})
     cell.info["carve_length"] = length
     cell.info["carve_cut_bonds"] = cut
     cell.info["carve_centre_index"] = int(np.nonzero(indices == centre)[0][0])

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import math
 import secrets
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from .carve import CarveOptions, carve, relax_border
+from .settings import FORMATS, CarveSettings, check_format
 from ..errors import InputError
 from ..inputs import iter_frames
-
-# DFT inputs through ASE writers: file name in the cell's folder, ASE format
-FORMATS = {"vasp": ("POSCAR", "vasp"), "espresso": ("espresso.pwi", "espresso-in")}
 
 
 def frame_centre(atoms, centre_index: int | None) -> int:
@@ -149,57 +145,16 @@ def write_dft_input(cell, folder: Path, fmt: str) -> None:
     write_atomic(folder / name, lambda p: ase.io.write(p, cell, format=ase_format, **extra))
 
 
-def check_format(fmt: str | None) -> None:
-    if fmt is not None and fmt not in FORMATS:
-        raise InputError(f"carve --format: got {fmt!r}; expected one of {', '.join(FORMATS)}")
-
-
-def carve_settings(args, evaluator=None) -> tuple[CarveOptions, object, dict]:
-    """(options, relaxing calculator or None, provenance) from `lammps-uq carve` arguments.
-
-    The calculator is the committee mean: ``--committee`` files, else the MACE committee of
-    ``evaluator`` (in-situ carving); ``--no-relax`` gives none.
-    """
+def relaxer(settings: CarveSettings) -> tuple[object, dict]:
+    """(relaxing calculator or None, provenance) of ``settings``: the mean of the committee
+    files (fix uq carve puts its own MACE committee's there); ``relax`` False gives none."""
     from ..committee.calculator import CommitteeCalculator
-    from ..committee.evaluators.mace_committee import MaceCommittee
 
-    check_format(args.format)
-    options = carve_options(args)
-    if not args.relax and args.committee:
-        raise InputError(f"carve --no-relax: got it with --committee {' '.join(args.committee)}; "
-                         "expected one of them (--committee relaxes the border, --no-relax not)")
-    if not args.relax:
-        return options, None, {}
-    if args.committee:
-        calculator = CommitteeCalculator(args.committee, label="carve --committee",
-                                         dtype=getattr(args, "dtype", "float64"))
-    elif isinstance(evaluator, MaceCommittee):
-        calculator = CommitteeCalculator.from_committee(evaluator)
-    else:
+    if not settings.relax:
+        return None, {}
+    if not settings.committee:
         raise InputError("carve: the border relaxation needs a MACE committee (--committee FILES, "
                          "or the mace evaluator of fix uq); or give --no-relax")
-    return options, calculator, {"committee": " ".join(calculator.parameters["model_paths"])}
-
-
-POSITIVE = ("molecules", "radius", "box", "pad", "shrink", "bfgs_steps", "contact_k")
-
-
-def carve_options(args) -> CarveOptions:
-    """CarveOptions from parsed arguments, each value checked (keyword, value, expected)."""
-    names = [f.name for f in fields(CarveOptions)]  # each has a `lammps-uq carve` option
-    options = CarveOptions(**{n: getattr(args, n) for n in names})
-    for name in names:
-        value = getattr(options, name)
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"carve {flag}: got {value}; expected a finite number")
-        if name in POSITIVE and value is not None and value <= 0:
-            raise InputError(f"carve {flag}: got {value}; expected a positive number")
-        if name in ("vacuum", "contact") and value < 0:
-            raise InputError(f"carve {flag}: got {value}; expected a number >= 0")
-    if not 0 <= options.fixed_fraction <= 1:
-        raise InputError(f"carve --fixed-fraction: got {options.fixed_fraction}; expected a "
-                         "number in [0, 1]")
-    if options.molecules is None and options.radius is None:
-        options.molecules = 64
-    return options
+    calculator = CommitteeCalculator(list(settings.committee), label="carve --committee",
+                                     dtype=settings.dtype)
+    return calculator, {"committee": " ".join(calculator.parameters["model_paths"])}

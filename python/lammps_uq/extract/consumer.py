@@ -15,8 +15,6 @@ consumers of one output folder take turns through a lock file (``DIR/.extract.lo
 
 from __future__ import annotations
 
-import argparse
-import math
 import os
 import sys
 import time
@@ -24,9 +22,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .label_output import FailureLog
-
-CARVE_FIELDS = ("molecules", "radius", "box", "cluster", "vacuum", "committee", "dtype", "relax",
-                "fixed_fraction", "pad", "shrink", "bfgs_steps", "contact", "contact_k", "format")
+from .settings import CarveSettings, ExtractJob
 
 
 def done_marker(regions) -> Path:
@@ -34,27 +30,16 @@ def done_marker(regions) -> Path:
     return Path(f"{regions}.done")
 
 
-def carve_settings_of(args: argparse.Namespace) -> argparse.Namespace:
-    """The picklable carve settings a task needs (the options of ``lammps-uq carve``)."""
-    return argparse.Namespace(**{k: getattr(args, k) for k in CARVE_FIELDS},
-                              centre_index=None)
-
-
-def settings_key(settings: argparse.Namespace) -> tuple:
-    return ("carve", repr(sorted(vars(settings).items())))
-
-
-def carve_task(index: int, atoms, settings: argparse.Namespace,
+def carve_task(index: int, atoms, settings: CarveSettings,
                out: str) -> tuple[tuple[int, int, int], str | None]:
     """Carve one region frame (a worker's task): ((written, already there, failed), why it
     failed or None)."""
-    from .carve_io import carve_frames, carve_settings
+    from .carve_io import carve_frames, relaxer
     from .executors import cached
 
-    options, calculator, provenance = cached(settings_key(settings),
-                                            lambda: carve_settings(settings))
+    calculator, provenance = cached(("carve", settings), lambda: relaxer(settings))
     failures: dict = {}
-    counts = carve_frames([atoms], Path(out), options, calculator=calculator,
+    counts = carve_frames([atoms], Path(out), settings, calculator=calculator,
                           fmt=settings.format, provenance=provenance, first=index,
                           failures=failures)
     return counts, (failures.get(index, "carve failed without a message") if counts[2] else None)
@@ -158,7 +143,7 @@ def torn_tail(regions, follower, why: str) -> str:
             f"was not carved; {why}, so it can never become whole")
 
 
-def extract(regions, out: Path, settings, executor, *, follow: bool = False,
+def extract(regions, out: Path, settings: CarveSettings, executor, *, follow: bool = False,
             until_pid: int | None = None, poll: float = 0.5, progress=None) -> Tally:
     """Carve every whole frame of ``regions`` into ``out`` (see the module docstring)."""
     from .carve_io import cell_name
@@ -205,30 +190,23 @@ def lock_folder(out: Path):
     return handle
 
 
-def run(args: argparse.Namespace) -> int:
-    """``lammps-uq extract REGIONS -o DIR [--follow] [carve options]``."""
-    from .carve_io import carve_settings
+def run(job: ExtractJob) -> int:
+    """``lammps-uq extract`` and the consumer of fix uq carve: carve ``job.regions`` into
+    ``job.output``; exit status 0, or 1 when a frame failed."""
+    from .carve_io import relaxer
     from .executors import cached, running
     from ..inputs import output_dir, require_file
 
-    if args.nice:
-        os.nice(args.nice)
-    if not (math.isfinite(args.poll) and args.poll > 0):
-        raise InputError(f"--poll: got {args.poll}; expected seconds > 0 (a finite number)")
-    if args.until_pid is not None and args.until_pid <= 0:
-        raise InputError(f"--until-pid: got {args.until_pid}; expected a process id > 0")
-    if not args.follow:
-        require_file(args.regions, "REGIONS")
-    if args.centre_index is not None:
-        raise InputError(f"--centre-index: got {args.centre_index}; extract takes each centre "
-                         "from its region frame (centre_id); use lammps-uq carve for plain frames")
-    settings = carve_settings_of(args)
-    # every option checked (and the committee loaded) before any work; kept for --workers 0
-    cached(settings_key(settings), lambda: carve_settings(settings))
-    out = output_dir(args.output, "--output")
-    with running(args.workers, args.parsl_config) as executor, lock_folder(out):
-        tally = extract(args.regions, out, settings, executor, follow=args.follow,
-                        until_pid=args.until_pid, poll=args.poll)
+    if job.nice:
+        os.nice(job.nice)
+    if not job.follow:
+        require_file(job.regions, "REGIONS")
+    # the committee loaded before any work (and kept for --workers 0)
+    cached(("carve", job.carve), lambda: relaxer(job.carve))
+    out = output_dir(job.output, "--output")
+    with running(job.executor) as executor, lock_folder(out):
+        tally = extract(job.regions, out, job.carve, executor, follow=job.follow,
+                        until_pid=job.until_pid, poll=job.poll)
     print(f"lammps-uq extract: {tally.written} cells written, {tally.skipped} already there, "
           f"{tally.failed} failed" + (f" (reasons in {tally.failures.path})" if tally.failed
                                        else ""), flush=True)

@@ -1,47 +1,45 @@
-"""``python -m lammps_uq.extract.consumer_main REGIONS -o DIR [options]``: ``lammps-uq extract``
-without the command-line package.
+"""``python -m lammps_uq.extract.consumer_main [-T] JOB``: the consumer that ``fix uq ... carve``
+starts, ``lammps-uq extract`` without the command-line package.
 
-``fix uq ... carve`` starts its consumer this way (:mod:`lammps_uq.fix.insitu`): through a
-module of the extract layer, so the fix never reaches up into :mod:`lammps_uq.cli`.  The words,
-the one-line errors and the exit statuses are those of ``lammps-uq extract``, whose arguments
-are defined here (:func:`add_arguments`, named by the CLI's table of subcommands).
+JOB is an :class:`~lammps_uq.extract.settings.ExtractJob` as JSON (its ``to_json``), made by
+:mod:`lammps_uq.fix.insitu` from the fix's carve words: the settings cross the process
+boundary as data, not as words parsed again.  The one-line errors and the exit statuses are
+those of ``lammps-uq extract`` (:func:`lammps_uq.exits.run_command`); ``-T`` shows the full
+trace in the consumer's log instead.
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
+from dataclasses import dataclass
 
-from ..exits import TRACEBACK, run_command
-from .carve_args import add_carve_options, add_executor_options
+from ..exits import run_command
 
-HELP = "carve the frames of a region file, following it as it grows"
+USAGE = "usage: python -m lammps_uq.extract.consumer_main [-T] JOB (an ExtractJob as JSON)"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """REGIONS, the carve options and those of the consumer (``lammps-uq extract``)."""
-    parser.add_argument("regions",
-                        help="the region file of fix uq (extxyz, appended while it runs)")
-    add_carve_options(parser)
-    parser.add_argument("--follow", action="store_true",
-                        help="keep reading new frames until REGIONS.done (written by fix uq at "
-                             "the end of a run) covers them, or --until-pid exits")
-    parser.add_argument("--until-pid", type=int,
-                        help="with --follow: stop when this process is gone")
-    parser.add_argument("--poll", type=float, default=0.5,
-                        help="seconds between reads (--follow)")
-    parser.add_argument("--nice", type=int, default=0,
-                        help="lower this process's priority by N")
-    add_executor_options(parser)
+@dataclass(frozen=True)
+class Started:
+    """What the consumer's command line holds: the job's JSON, and whether to show traces."""
+
+    job: str
+    traceback: bool = False
+
+
+def consume(started: Started) -> int:
+    from .consumer import run
+    from .settings import ExtractJob
+
+    return run(ExtractJob.from_json(started.job, "JOB"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lammps-uq extract", description=HELP)
-    add_arguments(parser)
-    parser.add_argument("-T", "--traceback", action="store_true", help=TRACEBACK)
-    args = parser.parse_args(argv)
-    from .consumer import run
-
-    return run_command("extract", run, args)
+    words = sys.argv[1:] if argv is None else list(argv)
+    trace = words[:1] == ["-T"]
+    if len(words) != 1 + trace:
+        print(USAGE, file=sys.stderr)
+        return 2
+    return run_command("extract", consume, Started(words[-1], trace))
 
 
 if __name__ == "__main__":

@@ -8,19 +8,17 @@ therefore refuses a cell in which two atoms i, j are closer than ``factor`` x (r
 r the covalent radii of ASE (Cordero et al. 2008); the reason names both atoms and the
 distance, and the cell is recorded in ``OUTPUT.failed.json`` like any failed label.
 
-With the default factor 0.7 the limits are 0.68 Å for O-H, 0.43 Å for H-H and 0.92 Å for
-O-O: liquid water, even hot and compressed, has no pair closer than ~0.85 Å (a compressed
-O-H bond).  ``factor`` 0 switches the check off.
+With the default factor 0.7 (``LabelSettings.min_contact``) the limits are 0.68 Å for O-H,
+0.43 Å for H-H and 0.92 Å for O-O: liquid water, even hot and compressed, has no pair closer
+than ~0.85 Å (a compressed O-H bond).  ``factor`` 0 switches the check off.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_FACTOR = 0.7
 
-
-def closest_contact(atoms, factor: float = DEFAULT_FACTOR) -> str | None:
+def closest_contact(atoms, factor: float) -> str | None:
     """Why ``atoms`` is not a physical structure (its closest offending pair), or None."""
     if factor <= 0 or len(atoms) < 2:
         return None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import InputError
+from .settings import ExecutorSettings
 
 _CACHE: dict = {}
 
@@ -83,7 +84,7 @@ def parsl_executor(path: str) -> Executor:
     return ParslPoolExecutor(config=config)
 
 
-def make_executor(workers: int = 1, parsl_config: str | None = None) -> Executor:
+def make_executor(workers: int, parsl_config: str | None = None) -> Executor:
     """The executor of the options ``--workers`` and ``--parsl-config``."""
     if parsl_config is not None:
         return parsl_executor(parsl_config)
@@ -131,10 +132,10 @@ def capacity(executor: Executor) -> int | None:
 
 
 @contextmanager
-def running(workers: int = 1, parsl_config: str | None = None) -> Iterator[Executor]:
+def running(settings: ExecutorSettings = ExecutorSettings()) -> Iterator[Executor]:
     """The executor of ``--workers``/``--parsl-config``, shut down on leaving (queued tasks
     dropped where possible when leaving by an exception, e.g. Ctrl-C)."""
-    executor = make_executor(workers, parsl_config)
+    executor = make_executor(settings.workers, settings.parsl_config)
     try:
         yield executor
     except BaseException:

@@ -100,11 +100,9 @@ def label_cells(cells, output: Path, settings: LabelSettings, config: dict, exec
     than ``settings.min_contact`` x their covalent radii fail at once
     (:mod:`lammps_uq.extract.contacts`)."""
     from .executors import Progress
-
-    spec = settings.calculator
-
     from .reference_calcs import check_elements
 
+    spec = settings.calculator
     check_elements(spec, config, {s for _, _, atoms in cells
                                   for s in atoms.get_chemical_symbols()})
     with locked(output):

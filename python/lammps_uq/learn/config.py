@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..extract.settings import CarveSettings, LabelSettings
 
 REQUIRED = object()  # a key without a default
 
@@ -80,7 +81,10 @@ def _e0s(value):
         return "'isolated', 'average' or a table of element symbols to energies (eV)"
 
 
-# (section, key): (default, check, meaning).  Section "" is the top level.
+# (section, key): (default, check, meaning).  Section "" is the top level.  A key that is also
+# an option of lammps-uq carve or label takes its default from the settings dataclass (a
+# timeout of None is 0 here: TOML has no null); learn's own choices (16 molecules, xtb, two
+# workers) are written here.
 SCHEMA: dict[tuple[str, str], tuple] = {
     ("", "work_dir"): ("learn", _str(), "folder of the loop's state (resumable)"),
     ("", "iterations"): (3, _int(1), "explore-label-train iterations after iteration 0"),
@@ -111,17 +115,20 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("extract", "molecules"): (16, _int(1), "whole molecules per carved cell"),
     ("extract", "radius"): (0.0, _number(0), "carve atoms within this radius (Å) instead of "
                                               "molecules (0: use molecules)"),
-    ("extract", "relax"): (True, _bool, "relax the cell border with the committee mean"),
+    ("extract", "relax"): (CarveSettings.relax, _bool,
+                           "relax the cell border with the committee mean"),
     ("extract", "centre_element"): ("", _element, "centre every cell on an atom of this element "
                                     "in both arms (e.g. 'O', as the paper): fix uq's centre moves "
                                     "to the nearest such atom, random centres are drawn among "
                                     "them ('': the selected atom itself)"),
     ("label", "calculator"): ("xtb", _str(), "xtb, vasp, espresso, cp2k or MODULE:FACTORY"),
     ("label", "calculator_config"): ("", _str(), "TOML/YAML file of a DFT code (label)"),
-    ("label", "retries"): (1, _int(0), "extra tries of a failed cell"),
-    ("label", "timeout"): (0.0, _number(0), "seconds one label may take (0: no limit)"),
-    ("label", "min_contact"): (0.7, _number(0), "refuse cells with two atoms closer than this "
-                               "x their covalent radii (collapsed structures; 0: no check)"),
+    ("label", "retries"): (LabelSettings.retries, _int(0), "extra tries of a failed cell"),
+    ("label", "timeout"): (LabelSettings.timeout or 0.0, _number(0),
+                           "seconds one label may take (0: no limit)"),
+    ("label", "min_contact"): (LabelSettings.min_contact, _number(0),
+                               "refuse cells with two atoms closer than this x their covalent "
+                               "radii (collapsed structures; 0: no check)"),
     ("train", "members"): (3, _int(2), "committee size N_C"),
     ("train", "mode"): ("scratch", _str("scratch", "finetune"),
                         "train members from random weights (the paper), or fine-tune the "

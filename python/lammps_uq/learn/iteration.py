@@ -7,7 +7,6 @@ so a stage interrupted half-way carves and labels only what is missing when star
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..extract.settings import CarveSettings, LabelSettings
 from .explore import (max_s_local, prepared_input, random_regions, recentre, run_lammps,
                       template_files)
 from .state import LearnStopped, read_frames, read_json, write_frames, write_json
@@ -108,14 +108,22 @@ def choose_regions(cfg, folder: Path, runs: list[dict], iteration: int) -> list:
     return chosen
 
 
-def carve_settings(cfg, committee: list[Path]) -> argparse.Namespace:
-    """The carve options of ``extract.*`` (the border relaxed with the current committee)."""
-    return argparse.Namespace(
+def carve_settings(cfg, committee: list[Path]) -> CarveSettings:
+    """The carve settings of ``extract.*`` (the border relaxed with the current committee);
+    the others keep CarveSettings' defaults."""
+    return CarveSettings(
         molecules=None if cfg["extract.radius"] else cfg["extract.molecules"],
-        radius=cfg["extract.radius"] or None, box=None, cluster=False, vacuum=6.0,
-        committee=[str(p) for p in committee] if cfg["extract.relax"] else None,
-        dtype="float64", relax=cfg["extract.relax"], fixed_fraction=0.8, pad=2.0, shrink=0.2,
-        bfgs_steps=5, contact=1.0, contact_k=10.0, format=None, centre_index=None)
+        radius=cfg["extract.radius"] or None, relax=cfg["extract.relax"],
+        committee=tuple(str(p) for p in committee) if cfg["extract.relax"] else ())
+
+
+def label_settings(cfg) -> LabelSettings:
+    """The label settings of ``label.*`` (a timeout of 0: none)."""
+    config = cfg.path("label.calculator_config")
+    return LabelSettings(calculator=cfg["label.calculator"],
+                         calculator_config=str(config) if config else None,
+                         retries=cfg["label.retries"], timeout=cfg["label.timeout"] or None,
+                         min_contact=cfg["label.min_contact"])
 
 
 def carve_cells(cfg, folder: Path, committee, executor, say) -> int:
@@ -146,12 +154,10 @@ def label(cfg, folder: Path, executor, say) -> list:
     done = read_json(folder / "labelled.done")
     if done is None:
         cells = gather_cells([str(folder / "cells")])
-        say(f"label: {len(cells)} cells with {cfg['label.calculator']}")
-        config = load_config(str(cfg.path("label.calculator_config") or "") or None)
-        labelled, skipped, failed = label_cells(
-            cells, output, cfg["label.calculator"], config, executor,
-            retries=cfg["label.retries"], timeout=cfg["label.timeout"] or None,
-            min_contact=cfg["label.min_contact"])
+        settings = label_settings(cfg)
+        say(f"label: {len(cells)} cells with {settings.calculator}")
+        config = load_config(settings.calculator_config)
+        labelled, skipped, failed = label_cells(cells, output, settings, config, executor)
         if labelled + skipped == 0:
             reasons = FailureLog(failures_path(output))
             first = next(iter(reasons.entries.values()), {}).get("reason", "?")

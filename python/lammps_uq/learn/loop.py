@@ -164,11 +164,11 @@ def check_inputs(cfg, work: Path) -> tuple[list | None, list[str]]:
     elements of the loop (the templates' and initial_data's)."""
     from ..extract.executors import load_parsl_config
     from ..extract.reference_calcs import check_spec, load_config
-    from .iteration import check_templates
+    from .iteration import check_templates, label_settings
 
     elements = set(check_templates(cfg))
-    check_spec(cfg["label.calculator"],
-               load_config(str(cfg.path("label.calculator_config") or "") or None))
+    label = label_settings(cfg)
+    check_spec(label.calculator, load_config(label.calculator_config))
     if cfg["executor.parsl_config"]:
         load_parsl_config(str(cfg.path("executor.parsl_config")), "CONFIG: executor.parsl_config")
     if cfg["initial_committee"]:
@@ -190,6 +190,7 @@ def check_inputs(cfg, work: Path) -> tuple[list | None, list[str]]:
 def run_loop(cfg) -> dict:
     """Run (or continue) the loop of ``cfg``; returns {'iterations', 'stopped'}."""
     from ..extract.executors import running
+    from ..extract.settings import ExecutorSettings
 
     work = cfg.path("work_dir")
     initial, elements = check_inputs(cfg, work)
@@ -197,7 +198,8 @@ def run_loop(cfg) -> dict:
     (work / "STOPPED").unlink(missing_ok=True)
     say = Say(cfg["iterations"])
     parsl = cfg.path("executor.parsl_config")
-    with running(cfg["executor.workers"], str(parsl) if parsl else None) as executor:
+    where = ExecutorSettings(cfg["executor.workers"], str(parsl) if parsl else None)
+    with running(where) as executor:
         try:
             prepare_e0s(cfg, work, elements, say)
             iterate(cfg, work, executor, say, initial)
