@@ -1,12 +1,14 @@
 """Convergence of CP2K's forces with the plane-wave cutoff on one carved water cell (issue 25).
 
     python benchmarks/cp2k_cutoff.py [-o benchmarks/results/cp2k_cutoff.json] [--cutoffs ...]
+    python benchmarks/cp2k_cutoff.py --docs docs/cp2k.md   # the table between its markers
 
-The cell: the 4 molecules nearest to O atom 0 of the first frame of the default committee's
-test set (64-molecule SPC/Fw water), carved at the parent's density (``extract.carve``, no
-border relaxation).  For each cutoff (Ry; REL_CUTOFF 60 Ry, EPS_SCF 1e-8, every other setting
-the ``[cp2k]`` defaults of ``lammps_uq.extract.cp2k``: RPBE-D3, DZVP-MOLOPT-SR-GTH, GTH-PBE)
-one CP2K calculation through the same calculator ``lammps-uq label --calculator cp2k`` uses.
+The cell: the 4 (``--molecules``) molecules nearest to O atom 0 of the first frame of the
+default committee's test set (64-molecule SPC/Fw water), carved at the parent's density
+(``extract.carve``, no border relaxation).  For each cutoff (Ry; REL_CUTOFF 60 Ry, EPS_SCF
+1e-8, every other setting the ``[cp2k]`` defaults of ``lammps_uq.extract.cp2k``: RPBE-D3,
+DZVP-MOLOPT-SR-GTH, GTH-PBE) one CP2K calculation through the same calculator that
+``lammps-uq label --calculator cp2k`` uses.
 Printed and written: against the largest cutoff, the energy difference (meV/atom), the largest
 and the RMS force component difference (eV/Å), the net force |sum F| (eV/Å; zero for exact
 integration) and the wall time.  Resumable: finished cutoffs are kept in the JSON file.
@@ -26,13 +28,13 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_CUTOFFS = (300, 400, 500, 600, 800, 1000)
 
 
-def carved_cell():
+def carved_cell(molecules: int = 4):
     import ase.io
 
     from lammps_uq.extract.carve import CarveOptions, carve
 
     frame = ase.io.read(HERE.parent / "python/lammps_uq/data/water_committee/test.extxyz", 0)
-    return carve(frame, 0, CarveOptions(molecules=4), parent_volume=frame.get_volume(),
+    return carve(frame, 0, CarveOptions(molecules=molecules), parent_volume=frame.get_volume(),
                  parent_natoms=len(frame))
 
 
@@ -41,11 +43,12 @@ def label(cell, cutoff: float) -> dict:
 
     atoms = cell.copy()
     with tempfile.TemporaryDirectory(prefix="cp2k-cutoff-") as folder:
-        atoms.calc = calculator({"cutoff": float(cutoff), "eps_scf": 1e-8}, folder)
-        start = time.perf_counter()
-        energy = atoms.get_potential_energy()
-        forces = atoms.get_forces()
-        seconds = time.perf_counter() - start
+        with calculator({"cutoff": float(cutoff), "eps_scf": 1e-8}, folder) as calc:
+            atoms.calc = calc  # the with block ends its cp2k_shell
+            start = time.perf_counter()
+            energy = atoms.get_potential_energy()
+            forces = atoms.get_forces()
+            seconds = time.perf_counter() - start
         atoms.calc = None
     return {"cutoff_Ry": cutoff, "energy_eV": float(energy), "forces": forces.tolist(),
             "seconds": round(seconds, 1)}
@@ -65,14 +68,41 @@ def table(rows: list[dict], natoms: int) -> list[dict]:
     return out
 
 
+MARK = "<!-- cp2k cutoff table -->"
+
+
+def markdown(data: dict) -> str:
+    """The convergence table as docs/cp2k.md shows it (between two MARK lines)."""
+    ref = max(r["cutoff_Ry"] for r in data["table"])
+    rows = [f"| cutoff (Ry) | E − E({ref:g} Ry), meV/atom | max \\|ΔF\\|, eV/Å "
+            "| RMS ΔF, eV/Å | \\|Σ F\\|, eV/Å | wall time, s |", "|---|---|---|---|---|---|"]
+    for r in data["table"]:
+        rows.append(f"| {r['cutoff_Ry']:g} | {r['dE_meV_per_atom']:.3f} | "
+                    f"{r['max_dF_eV_per_A']:.4f} | {r['rms_dF_eV_per_A']:.4f} | "
+                    f"{r['net_force_eV_per_A']:.4f} | {r['seconds']:.0f} |")
+    return "\n".join(rows)
+
+
+def write_docs(data: dict, page: Path) -> None:
+    text = page.read_text()
+    head, _, rest = text.partition(MARK)
+    _, _, tail = rest.partition(MARK)
+    page.write_text(f"{head}{MARK}\n{markdown(data)}\n{MARK}{tail}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path,
                         default=HERE / "results" / "cp2k_cutoff.json")
     parser.add_argument("--cutoffs", type=float, nargs="+", default=DEFAULT_CUTOFFS)
+    parser.add_argument("--docs", type=Path, help="only write the table into this page")
+    parser.add_argument("--molecules", type=int, default=4, help="molecules of the cell")
     args = parser.parse_args(argv)
+    if args.docs:
+        write_docs(json.loads(args.output.read_text()), args.docs)
+        return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    cell = carved_cell()
+    cell = carved_cell(args.molecules)
     data = json.loads(args.output.read_text()) if args.output.is_file() else {"runs": []}
     done = {r["cutoff_Ry"] for r in data["runs"]}
     for cutoff in args.cutoffs:

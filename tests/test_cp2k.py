@@ -178,14 +178,8 @@ def test_label_carries_method_code_and_settings(labelled):
     assert settings["basis_set_file"] == "BASIS_MOLOPT"
 
 
-def test_forces_and_stress_are_derivatives_of_the_energy(labelled, tmp_path):
-    """Central differences (h = 0.01 Å, strain 1e-3) on two atoms and two stress components
-    equal the label's forces and stress (ASE's sign and Voigt order)."""
-    from lammps_uq.extract.cp2k import calculator
-
-    _, cell, frame = labelled
-    atoms = cell.copy()
-    atoms.calc = calculator(FAST | {"stress": False}, str(tmp_path))
+def _differences(atoms, cell, frame):
+    """max |F - F_fd| on atoms 0 and 4, and the finite-difference stress xx, yz."""
 
     def energy(positions=None, strain=None):
         atoms.positions = cell.positions if positions is None else positions
@@ -207,6 +201,19 @@ def test_forces_and_stress_are_derivatives_of_the_energy(labelled, tmp_path):
         strain[i, j] = strain[j, i] = eps / (1 if i == j else 2)
         stress.append((energy(strain=strain) - energy(strain=-strain))
                       / (2 * eps * cell.get_volume()))
+    return worst, stress
+
+
+def test_forces_and_stress_are_derivatives_of_the_energy(labelled, tmp_path):
+    """Central differences (h = 0.01 Å, strain 1e-3) on two atoms and two stress components
+    equal the label's forces and stress (ASE's sign and Voigt order)."""
+    from lammps_uq.extract.cp2k import calculator
+
+    _, cell, frame = labelled
+    atoms = cell.copy()
+    with calculator(FAST | {"stress": False}, str(tmp_path)) as calc:  # ends its cp2k_shell
+        atoms.calc = calc
+        worst, stress = _differences(atoms, cell, frame)
     print(f"finite differences: max |F - F_fd| = {worst:.2e} eV/Å; stress fd {stress} vs "
           f"{frame.info['REF_stress'][[0, 3]]}")
     assert worst < 1e-3

@@ -41,6 +41,10 @@ from pathlib import Path
 from ..errors import InputError
 
 RYDBERG_EV = 13.605693122994  # CODATA 2018, as ase.units.Rydberg
+# cp2k_shell's UNITS_EV_A converts with CP2K's own constants (CODATA 2006 up to CP2K 2023:
+# 27.2113838565563 eV per hartree, 0.52917720859 Å per bohr), 8e-8 apart from ASE's: 1.5e-4 eV
+# on the 1900 eV of 4 water molecules.  Labels are given in ase.units, like ASE's other codes.
+CP2K_HARTREE_EV, CP2K_BOHR_A = 27.2113838565563, 0.52917720859
 FUNCTIONALS = {  # name: (XC_FUNCTIONAL subsections, DFT-D3 reference functional)
     "RPBE": (("GGA_X_RPBE", "GGA_C_PBE"), "RPBE"),
     "PBE": (("PBE",), "PBE"),
@@ -169,16 +173,41 @@ def options(section: dict | None) -> dict:
 
 
 def calculator(section: dict | None, directory: str):
-    """A fresh ASE ``CP2K`` calculator for one cell: its ``cp2k_shell`` works in
-    ``directory`` (``cp2k.inp``, ``cp2k.out``)."""
+    """A fresh ASE ``CP2K`` calculator for one cell, results in ase.units: its
+    ``cp2k_shell`` works in ``directory`` (``cp2k.inp``, ``cp2k.out``)."""
     from ase.calculators.cp2k import CP2K
+
+    class CP2KInASEUnits(CP2K):
+        def calculate(self, *args, **kwargs):
+            super().calculate(*args, **kwargs)
+            to_ase_units(self.results, Path(self.directory) / "cp2k.out")
 
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     values = settings(section)
     os.environ.setdefault("CP2K_DATA_DIR", str(data_dir(values)))
-    return CP2K(command=values["command"], directory=str(folder), label="cp2k",
-                **options(section))
+    return CP2KInASEUnits(command=values["command"], directory=str(folder), label="cp2k",
+                          **options(section))
+
+
+def to_ase_units(results: dict, output: Path) -> None:
+    """Convert ``results`` from CP2K's eV and Å to ase.units', checking on the energy in
+    hartree (the last ``ENERGY|`` line of ``output``) that CP2K used the constants assumed."""
+    from ase.units import Bohr, Hartree
+
+    from ..errors import CalculationFailed
+
+    hartree = [float(line.split(":")[-1]) for line in output.read_text().splitlines()
+               if line.startswith(" ENERGY| Total FORCE_EVAL")]
+    if not hartree or abs(results["energy"] / (hartree[-1] * CP2K_HARTREE_EV) - 1) > 1e-9:
+        raise CalculationFailed(f"CP2K's energy in eV is not {CP2K_HARTREE_EV} x its energy in "
+                                f"hartree in {output}: unknown unit constants of this CP2K")
+    results["energy"] = results["free_energy"] = hartree[-1] * Hartree
+    force = (Hartree / Bohr) / (CP2K_HARTREE_EV / CP2K_BOHR_A)
+    if "forces" in results:
+        results["forces"] = results["forces"] * force
+    if "stress" in results:
+        results["stress"] = results["stress"] * force / Bohr * CP2K_BOHR_A
 
 
 def write_input(section: dict | None, atoms, folder: Path) -> None:
