@@ -123,7 +123,33 @@ def method(values: dict) -> str:
 
 
 def input_text(values: dict, extra: str = "") -> str:
-    """The CP2K input that ASE's calculator merges its own keywords into."""
+    """The CP2K input that ASE's calculator merges its own keywords into; ``extra`` (the
+    table's ``inp``) merged in section by section, its keywords after ours."""
+    text = _base_input(values)
+    return merged(text, extra) if extra.strip() else text
+
+
+def merged(text: str, extra: str) -> str:
+    """CP2K input ``text`` with the sections and keywords of ``extra`` merged in."""
+    from ase.calculators.cp2k import parse_input
+
+    root = parse_input(text)
+    _merge(root, parse_input(extra))
+    return "\n".join(root.write()) + "\n"
+
+
+def _merge(into, more) -> None:
+    into.keywords += more.keywords
+    for section in more.subsections:
+        same = [s for s in into.subsections
+                if s.name.upper() == section.name.upper() and s.params == section.params]
+        if same:
+            _merge(same[0], section)
+        else:
+            into.subsections.append(section)
+
+
+def _base_input(values: dict) -> str:
     subsections, reference = FUNCTIONALS[values["functional"]]
     xc = "".join(f"        &{s}\n        &END\n" for s in subsections)
     dispersion = DISPERSION[values["dispersion"]]
@@ -138,7 +164,7 @@ def input_text(values: dict, extra: str = "") -> str:
             f"    &MGRID\n      REL_CUTOFF {values['rel_cutoff']:g}\n    &END MGRID\n"
             f"{_scf(values)}"
             f"    &XC\n      &XC_FUNCTIONAL\n{xc}      &END XC_FUNCTIONAL\n{vdw}    &END XC\n"
-            "  &END DFT\n&END FORCE_EVAL\n" + extra)
+            "  &END DFT\n&END FORCE_EVAL\n")
 
 
 def _scf(values: dict) -> str:
