@@ -115,11 +115,7 @@ def main(argv=None) -> int:
                     table=table(data["runs"], len(cell)))
         args.output.write_text(json.dumps(data, indent=1) + "\n")
         print(f"cp2k_cutoff: {cutoff:g} Ry done in {data['runs'][-1]['seconds']} s", flush=True)
-    print(f"{'cutoff Ry':>9} {'dE meV/at':>10} {'max dF':>8} {'rms dF':>8} {'|sum F|':>8} {'s':>6}")
-    for row in data["table"]:
-        print(f"{row['cutoff_Ry']:9g} {row['dE_meV_per_atom']:10.3f} {row['max_dF_eV_per_A']:8.4f}"
-              f" {row['rms_dF_eV_per_A']:8.4f} {row['net_force_eV_per_A']:8.4f}"
-              f" {row['seconds']:6.0f}")
+    print(markdown(data))
     return 0
 
 
