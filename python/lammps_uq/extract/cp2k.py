@@ -38,13 +38,11 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 
 RYDBERG_EV = 13.605693122994  # CODATA 2018, as ase.units.Rydberg
-# cp2k_shell's UNITS_EV_A converts with CP2K's own constants (CODATA 2006 up to CP2K 2023:
-# 27.2113838565563 eV per hartree, 0.52917720859 Å per bohr), 8e-8 apart from ASE's: 1.5e-4 eV
-# on the 1900 eV of 4 water molecules.  Labels are given in ase.units, like ASE's other codes.
-CP2K_HARTREE_EV, CP2K_BOHR_A = 27.2113838565563, 0.52917720859
 FUNCTIONALS = {  # name: (XC_FUNCTIONAL subsections, DFT-D3 reference functional)
     "RPBE": (("GGA_X_RPBE", "GGA_C_PBE"), "RPBE"),
     "PBE": (("PBE",), "PBE"),
@@ -206,7 +204,8 @@ def calculator(section: dict | None, directory: str):
     class CP2KInASEUnits(CP2K):
         def calculate(self, *args, **kwargs):
             super().calculate(*args, **kwargs)
-            to_ase_units(self.results, Path(self.directory) / "cp2k.out")
+            self.results.update(results_in_atomic_units(self._shell, self._force_env_id,
+                                                        len(self.atoms)))
 
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
@@ -216,24 +215,29 @@ def calculator(section: dict | None, directory: str):
                           **options(section))
 
 
-def to_ase_units(results: dict, output: Path) -> None:
-    """Convert ``results`` from CP2K's eV and Å to ase.units', checking on the energy in
-    hartree (the last ``ENERGY|`` line of ``output``) that CP2K used the constants assumed."""
+def results_in_atomic_units(shell, env: int, natoms: int) -> dict:
+    """Energy, forces and stress of the last evaluation, asked of ``cp2k_shell`` in atomic
+    units and converted with ase.units.  The shell's own eV and Å (``UNITS_EV_A``, what ASE's
+    calculator reads) use CP2K's constants (CODATA 2006 up to CP2K 2023), 8e-8 apart from
+    ASE's: 1.5e-4 eV on the 1,900 eV of 4 water molecules."""
     from ase.units import Bohr, Hartree
 
-    from ..errors import CalculationFailed
-
-    hartree = [float(line.split(":")[-1]) for line in output.read_text().splitlines()
-               if line.startswith(" ENERGY| Total FORCE_EVAL")]
-    if not hartree or abs(results["energy"] / (hartree[-1] * CP2K_HARTREE_EV) - 1) > 1e-9:
-        raise CalculationFailed(f"CP2K's energy in eV is not {CP2K_HARTREE_EV} x its energy in "
-                                f"hartree in {output}: unknown unit constants of this CP2K")
-    results["energy"] = results["free_energy"] = hartree[-1] * Hartree
-    force = (Hartree / Bohr) / (CP2K_HARTREE_EV / CP2K_BOHR_A)
-    if "forces" in results:
-        results["forces"] = results["forces"] * force
-    if "stress" in results:
-        results["stress"] = results["stress"] * force / Bohr * CP2K_BOHR_A
+    shell.send("UNITS_AU")
+    shell.expect("* READY")
+    shell.send(f"GET_E {env}")
+    energy = float(shell.recv()) * Hartree
+    shell.expect("* READY")
+    shell.send(f"GET_F {env}")
+    assert int(shell.recv()) == 3 * natoms
+    forces = np.array([[float(x) for x in shell.recv().split()] for _ in range(natoms)])
+    shell.expect("* END")
+    shell.expect("* READY")
+    shell.send(f"GET_STRESS {env}")
+    stress = np.array([float(x) for x in shell.recv().split()]).reshape(3, 3)
+    shell.expect("* READY")
+    voigt = -stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]  # CP2K's sign is the opposite
+    return {"energy": energy, "free_energy": energy, "forces": forces * Hartree / Bohr,
+            "stress": voigt * Hartree / Bohr ** 3}
 
 
 def write_input(section: dict | None, atoms, folder: Path) -> None:

@@ -161,15 +161,23 @@ def compute(task: dict, folder: Path) -> dict:
         if np.all(atoms.pbc) and wants_stress(spec, config):
             result["stress"] = atoms.get_stress(voigt=True)
     except Exception as exc:
+        _close(atoms.calc)
         reason = code_failure(spec, folder)
         if reason:
             raise CalculationFailed(reason) from exc
         raise
+    _close(atoms.calc)  # a code's output is complete (flushed) once it has ended
     reason = code_failure(spec, folder)
     if reason:
         raise CalculationFailed(reason)
     result["provenance"] = provenance(spec, config, folder)
     return result
+
+
+def _close(calc) -> None:
+    close = getattr(calc, "close", None)
+    if callable(close):
+        close()
 
 
 def main(folder: str) -> int:
