@@ -3,8 +3,8 @@ finite differences of the energy, ASE's units and conventions, failures in CP2K'
 
 Needs Debian's `cp2k` and `cp2k-data` (`cp2k_shell`, `cp2k.psmp`, /usr/share/cp2k): skipped
 without them locally, a failure in CI (LAMMPS_UQ_REQUIRE_ALL=1, where .ci/run installs them).
-The settings are cheap (250 Ry, REL_CUTOFF 40) but the SCF tight: these tests check the code
-path, not the physics (benchmarks/cp2k_cutoff.py measures the cutoff).
+The settings are cheap (SZV-MOLOPT-SR-GTH, 200 Ry, REL_CUTOFF 30) but the SCF tight: these
+tests check the code path, not the physics (benchmarks/cp2k_cutoff.py measures the cutoff).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ if shutil.which("cp2k_shell") is None or shutil.which("cp2k.psmp") is None:
         raise RuntimeError("cp2k_shell / cp2k.psmp not on PATH (apt-get install cp2k cp2k-data)")
     pytest.skip("CP2K not installed (apt-get install cp2k cp2k-data)", allow_module_level=True)
 
-FAST = {"cutoff": 250, "rel_cutoff": 40, "eps_scf": 1e-8, "stress": True}
+FAST = {"cutoff": 200, "rel_cutoff": 30, "eps_scf": 1e-8, "stress": True,
+        "basis_set": "SZV-MOLOPT-SR-GTH"}
 CONFIG = "[cp2k]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in FAST.items())
 
 
@@ -74,8 +75,8 @@ INDEPENDENT = """&GLOBAL
       EPS_DEFAULT 1.0E-12
     &END QS
     &MGRID
-      CUTOFF 250
-      REL_CUTOFF 40
+      CUTOFF 200
+      REL_CUTOFF 30
     &END MGRID
     &SCF
       EPS_SCF 1.0E-8
@@ -114,11 +115,11 @@ INDEPENDENT = """&GLOBAL
 {coord}
     &END COORD
     &KIND H
-      BASIS_SET DZVP-MOLOPT-SR-GTH
+      BASIS_SET SZV-MOLOPT-SR-GTH
       POTENTIAL GTH-PBE
     &END KIND
     &KIND O
-      BASIS_SET DZVP-MOLOPT-SR-GTH
+      BASIS_SET SZV-MOLOPT-SR-GTH
       POTENTIAL GTH-PBE
     &END KIND
   &END SUBSYS
@@ -170,11 +171,11 @@ def test_label_equals_an_independent_cp2k_run(labelled):
 def test_label_carries_method_code_and_settings(labelled):
     _, _, frame = labelled
     assert frame.info["label_calculator"] == "cp2k"
-    assert frame.info["label_method"] == "RPBE-D3/DZVP-MOLOPT-SR-GTH/GTH-PBE/250 Ry"
+    assert frame.info["label_method"] == "RPBE-D3/SZV-MOLOPT-SR-GTH/GTH-PBE/200 Ry"
     assert frame.info["label_code"] == "CP2K version 2023.1" or \
         frame.info["label_code"].startswith("CP2K version")
     settings = json.loads(frame.info["label_settings"])
-    assert settings["cutoff"] == 250 and settings["functional"] == "RPBE"
+    assert settings["cutoff"] == 200 and settings["functional"] == "RPBE"
     assert settings["basis_set_file"] == "BASIS_MOLOPT"
 
 
@@ -242,14 +243,14 @@ def test_a_metal_cell_with_smearing(tmp_path):
     (tmp_path / "cells").mkdir()
     ase.io.write(tmp_path / "cells" / "cell_0_1_00000.extxyz", cell)
     (tmp_path / "c.toml").write_text(
-        '[cp2k]\nfunctional = "PBE"\ndispersion = "none"\ncutoff = 250\nrel_cutoff = 40\n'
-        'basis_set = "DZVP-MOLOPT-SR-GTH"\nsmearing = { electronic_temperature = 1000.0, '
+        '[cp2k]\nfunctional = "PBE"\ndispersion = "none"\ncutoff = 200\nrel_cutoff = 30\n'
+        'basis_set = "SZV-MOLOPT-SR-GTH"\nsmearing = { electronic_temperature = 1000.0, '
         'added_mos = 20 }\n')
     assert main(["label", str(tmp_path / "cells"), "-o", str(tmp_path / "o.extxyz"),
                  "--workers", "1", "--calculator", "cp2k",
                  "--calculator-config", str(tmp_path / "c.toml")]) == 0
     frame = ase.io.read(tmp_path / "o.extxyz")
-    assert frame.info["label_method"] == "PBE/DZVP-MOLOPT-SR-GTH/GTH-PBE/250 Ry"
+    assert frame.info["label_method"] == "PBE/SZV-MOLOPT-SR-GTH/GTH-PBE/200 Ry"
     assert np.abs(frame.arrays["REF_forces"]).max() > 0.01  # rattled: not at a minimum
     assert np.linalg.norm(frame.arrays["REF_forces"].sum(axis=0)) < 0.1
 
