@@ -27,8 +27,8 @@
     DZVP-MOLOPT-SR-GTH, GTH-PBE by default): ``command``, ``functional``, ``dispersion``,
     ``basis_set``, ``basis_set_file``, ``pseudo_potential``, ``potential_file``, ``cutoff``
     and ``rel_cutoff`` (Ry), ``eps_scf``, ``max_scf``, ``charge``, ``multiplicity``,
-    ``stress``, ``smearing``, ``data_dir``; ``parameters`` (more ASE ``CP2K`` keywords) and
-    ``inp`` (more CP2K input).
+    ``stress``, ``smearing``, ``data_dir``, ``xc_smoothing``; ``parameters`` (more ASE
+    ``CP2K`` keywords) and ``inp`` (more CP2K input).
 
   ``command`` is a non-empty string, ``kpts`` a list of 3 integers >= 1, ``parameters`` a
   table.  A file may hold tables of several codes: all are checked, and the one of SPEC
@@ -79,6 +79,7 @@ CP2K_KEYS = {
     "eps_scf": POSITIVE, "max_scf": COUNT, "multiplicity": COUNT,
     "charge": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "stress": (lambda v: isinstance(v, bool), "true or false"),
+    "xc_smoothing": (lambda v: isinstance(v, bool), "true or false"),
     "smearing": (lambda v: isinstance(v, dict) and set(v) <= {"electronic_temperature",
                                                                "added_mos"},
                  "a table with electronic_temperature (K) and added_mos"),
