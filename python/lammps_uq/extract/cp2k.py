@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 
@@ -218,12 +219,14 @@ def calculator(section: dict | None, directory: str):
             self.results.update(results_in_atomic_units(self._shell, self._force_env_id,
                                                         len(self.atoms)))
 
-    folder = Path(directory)
+    folder = Path(directory).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     values = settings(section)
     os.environ.setdefault("CP2K_DATA_DIR", str(data_dir(values)))
-    return CP2KInASEUnits(command=values["command"], directory=str(folder), label="cp2k",
-                          **options(section))
+    # the shell works in the cell's folder, so that CP2K's PROJECT is short ("cp2k": CP2K
+    # aborts on a project name of more than 80 characters, e.g. a deep absolute path)
+    command = f"cd {shlex.quote(str(folder))} && exec {values['command']}"
+    return CP2KInASEUnits(command=command, directory=".", label="cp2k", **options(section))
 
 
 def results_in_atomic_units(shell, env: int, natoms: int) -> dict:
@@ -269,21 +272,27 @@ def abort_reason(output: Path) -> str | None:
     if not output.is_file():
         return None
     lines = output.read_text(errors="replace").splitlines()
-    for k, line in enumerate(lines):
-        if "[ABORT]" in line:
-            words = []
-            for row in lines[k + 1:k + 9]:
-                if row.strip().startswith("****"):
-                    break
-                text = row.strip().strip("*")[10:].strip()
-                if text and not text.endswith(".F") and ".F:" not in text:
-                    words.append(text)
-            return " ".join(" ".join(words).split()) or "CP2K aborted"
+    marks = [k for k, line in enumerate(lines) if "[ABORT]" in line]
+    if marks:
+        return _box_text(lines, marks[0]) or "CP2K aborted"
     for line in lines:
         if "SCF run NOT converged" in line:
             where = line.split("::")[0].strip(" *")
             return f"SCF run NOT converged ({where}; raise max_scf or check the structure)"
     return None
+
+
+def _box_text(lines: list[str], k: int) -> str:
+    """The text of the star box around line ``k``, without its drawing and source line."""
+    start = max(j for j in range(k + 1) if lines[j].strip().startswith("****"))
+    end = min(j for j in range(k, len(lines)) if lines[j].strip().startswith("****") or
+              j == len(lines) - 1)
+    words = []
+    for row in lines[start + 1:end]:
+        text = row.strip().strip("*")[10:].strip()
+        if text and ".F:" not in text:
+            words.append(text)
+    return " ".join(" ".join(words).split())
 
 
 def version(output: Path) -> str:

@@ -1,0 +1,50 @@
+"""CP2K's input and output handled without CP2K (issue 25): the generated input, a user's
+``inp`` merged into it, the text of an [ABORT] box and an unconverged SCF read back."""
+
+from __future__ import annotations
+
+from lammps_uq.extract import cp2k
+
+BOX = """ *******************************************************************************
+ *   ___                                                                       *
+ *  /   \\   The length of the string <some/long/folder/cp2k> has more than 80  *
+ * [ABORT]  characters and is therefore too long to fit in the specified       *
+ *  \\___/   variable                                                           *
+ *    |                                                                        *
+ *  O/|                                                                        *
+ * /| |                                                                        *
+ * / \\                                          input/cp_parser_methods.F:1227 *
+ *******************************************************************************
+"""
+
+
+def test_abort_box_is_read_as_one_line(tmp_path):
+    out = tmp_path / "cp2k.out"
+    out.write_text(" some output\n" + BOX + "\n ===== Routine Calling Stack =====\n")
+    assert cp2k.abort_reason(out) == (
+        "The length of the string <some/long/folder/cp2k> has more than 80 characters and is "
+        "therefore too long to fit in the specified variable")
+
+
+def test_unconverged_scf_warning_is_a_reason(tmp_path):
+    out = tmp_path / "cp2k.out"
+    out.write_text("\n *** WARNING in qs_scf.F:601 :: SCF run NOT converged ***\n\n ENERGY| x\n")
+    assert cp2k.abort_reason(out) == ("SCF run NOT converged (WARNING in qs_scf.F:601; raise "
+                                      "max_scf or check the structure)")
+    out.write_text(" ENERGY| Total FORCE_EVAL ( QS ) energy [a.u.]: -17.2\n")
+    assert cp2k.abort_reason(out) is None
+
+
+def test_input_holds_the_settings_and_a_merged_inp():
+    values = cp2k.settings({"functional": "PBE", "dispersion": "D3BJ", "cutoff": 500,
+                            "smearing": {"electronic_temperature": 500.0, "added_mos": 8}})
+    text = cp2k.input_text(values, "&FORCE_EVAL\n &DFT\n  &SCF\n   MAX_ITER_LUMO 7\n"
+                                   "  &END SCF\n &END DFT\n&END FORCE_EVAL\n")
+    assert text.count("&FORCE_EVAL") == 1 and text.count("&SCF") == 1
+    for piece in ("&PBE", "TYPE DFTD3(BJ)", "REFERENCE_FUNCTIONAL PBE", "REL_CUTOFF 60",
+                  "ELECTRONIC_TEMPERATURE [K] 500", "ADDED_MOS 8", "MAX_ITER_LUMO 7",
+                  "XC_SMOOTH_RHO NN10"):
+        assert piece in text, piece
+    assert "&OT" not in text  # smearing: diagonalization
+    assert cp2k.method(values) == "PBE-D3BJ/DZVP-MOLOPT-SR-GTH/GTH-PBE/500 Ry"
+    assert cp2k.options({"cutoff": 500})["cutoff"] == 500 * 13.605693122994
