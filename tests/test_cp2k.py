@@ -234,7 +234,10 @@ def test_unconverged_scf_is_a_failure_in_cp2ks_words(tmp_path, capsys):
 
 
 def test_a_metal_cell_with_smearing(tmp_path):
-    """A mixed Cu/Ni fcc cell (4 atoms), Fermi-Dirac smearing: labelled, forces sum to ~0."""
+    """A mixed Cu/Ni fcc cell (4 atoms), Fermi-Dirac smearing: labelled, and CP2K ran it as a
+    metal (its output reports the smearing and a Fermi energy).  At this test's 200 Ry the
+    forces of the semicore Cu/Ni potentials are far from converged (net force ~6 eV/Å): the
+    code path is tested here, not the physics."""
     from ase.build import bulk
 
     cell = bulk("Cu", "fcc", a=3.55, cubic=True)
@@ -252,7 +255,9 @@ def test_a_metal_cell_with_smearing(tmp_path):
     frame = ase.io.read(tmp_path / "o.extxyz")
     assert frame.info["label_method"] == "PBE/SZV-MOLOPT-SR-GTH/GTH-PBE/200 Ry"
     assert np.abs(frame.arrays["REF_forces"]).max() > 0.01  # rattled: not at a minimum
-    assert np.linalg.norm(frame.arrays["REF_forces"].sum(axis=0)) < 0.1
+    assert sorted(set(frame.get_chemical_symbols())) == ["Cu", "Ni"]
+    output = (tmp_path / "o.extxyz.work" / "cell_0_1_00000" / "cp2k.out").read_text()
+    assert "FERMI_DIRAC" in output and "Fermi energy:" in output
 
 
 @pytest.mark.parametrize("config,message", [
