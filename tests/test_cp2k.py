@@ -217,8 +217,11 @@ def test_forces_and_stress_are_derivatives_of_the_energy(labelled, tmp_path):
         worst, stress = _differences(atoms, cell, frame)
     print(f"finite differences: max |F - F_fd| = {worst:.2e} eV/Å; stress fd {stress} vs "
           f"{frame.info['REF_stress'][[0, 3]]}")
-    assert worst < 1e-3
-    np.testing.assert_allclose(stress, frame.info["REF_stress"][[0, 3]], atol=1e-4)
+    # CP2K's analytic forces differ from the energy's differences by ~2e-3 eV/Å at these cheap
+    # settings (SZV, 200 Ry; measured with a fresh cp2k_shell per energy too): a units or sign
+    # error would be 0.1-1 eV/Å
+    assert worst < 3e-3
+    np.testing.assert_allclose(stress, frame.info["REF_stress"][[0, 3]], atol=2e-5)
 
 
 def test_unconverged_scf_is_a_failure_in_cp2ks_words(tmp_path, capsys):

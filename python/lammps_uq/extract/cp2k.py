@@ -211,11 +211,14 @@ def options(section: dict | None) -> dict:
 def calculator(section: dict | None, directory: str):
     """A fresh ASE ``CP2K`` calculator for one cell, results in ase.units: its
     ``cp2k_shell`` works in ``directory`` (``cp2k.inp``, ``cp2k.out``)."""
+    from ase.calculators.calculator import all_changes
     from ase.calculators.cp2k import CP2K
 
     class CP2KInASEUnits(CP2K):
-        def calculate(self, *args, **kwargs):
-            super().calculate(*args, **kwargs)
+        def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+            if "cell" in system_changes:  # cp2k_shell's SET_CELL left wrong energies (a
+                self._release_force_env()  # strained cell's yz stress of the wrong sign)
+            super().calculate(atoms, properties, system_changes)
             self.results.update(results_in_atomic_units(self._shell, self._force_env_id,
                                                         len(self.atoms)))
 
