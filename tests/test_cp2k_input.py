@@ -48,3 +48,19 @@ def test_input_holds_the_settings_and_a_merged_inp():
     assert "&OT" not in text  # smearing: diagonalization
     assert cp2k.method(values) == "PBE-D3BJ/DZVP-MOLOPT-SR-GTH/GTH-PBE/500 Ry"
     assert cp2k.options({"cutoff": 500})["cutoff"] == 500 * 13.605693122994
+
+
+def test_docs_cutoff_table_is_the_benchmarks_file():
+    """docs/cp2k.md's convergence table is rendered from benchmarks/results/cp2k_cutoff.json."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("cp2k_cutoff",
+                                                  root / "benchmarks" / "cp2k_cutoff.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = json.loads((root / "benchmarks" / "results" / "cp2k_cutoff.json").read_text())
+    page = (root / "docs" / "cp2k.md").read_text()
+    assert page.split(bench.MARK)[1].strip() == bench.markdown(data)
