@@ -216,8 +216,6 @@ def calculator(section: dict | None, directory: str):
 
     class CP2KInASEUnits(CP2K):
         def calculate(self, atoms=None, properties=None, system_changes=all_changes):
-            if "cell" in system_changes:  # cp2k_shell's SET_CELL left wrong energies (a
-                self._release_force_env()  # strained cell's yz stress of the wrong sign)
             super().calculate(atoms, properties, system_changes)
             self.results.update(results_in_atomic_units(self._shell, self._force_env_id,
                                                         len(self.atoms)))
