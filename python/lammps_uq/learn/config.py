@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..extract.settings import CarveSettings, LabelSettings
+from ..science.calibrate import DEFAULT_RCUTS
 
 REQUIRED = object()  # a key without a default
 
@@ -144,7 +145,7 @@ SCHEMA: dict[tuple[str, str], tuple] = {
     ("calibrate", "holdout_fraction"): (0.2, _number(0.0, 0.9),
                                         "share of each iteration's labelled cells (and of "
                                         "initial_data) held out of training to fit alpha"),
-    ("calibrate", "rcut"): ([1.0, 2.0, 3.0, 4.0, 5.0], _numbers, "radii (Å) of s_loc for alpha"),
+    ("calibrate", "rcut"): (list(DEFAULT_RCUTS), _numbers, "radii (Å) of s_loc for alpha"),
     ("executor", "workers"): (2, _int(0), "local worker processes for carving, labelling and "
                               "training tasks (0: in this process)"),
     ("executor", "parsl_config"): ("", _str(), "Python file defining a Parsl config: run the "
