@@ -58,6 +58,7 @@ relax = false
 [label]
 calculator = "{labeller}"
 retries = 0
+min_contact = 0  # 4 unrelaxed molecules at the parent density may overlap their images
 [train]
 members = 2
 epochs = 2
