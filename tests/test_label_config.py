@@ -75,6 +75,9 @@ def refused(capsys, folder, argv: list[str]) -> str:
 
 
 ESPRESSO_KEYS = "expected keys command, pseudo_dir, pseudopotentials, kpts, parameters"
+CP2K_KEYS = ("command, parameters, functional, dispersion, basis_set, basis_set_file, "
+             "pseudo_potential, potential_file, data_dir, inp, cutoff, rel_cutoff, eps_scf, "
+             "max_scf, multiplicity, charge, stress, xc_smoothing, smearing")
 PSEUDOS = 'expected a table of element symbol = file name, e.g. { O = "O.pbe.UPF" }'
 KPTS = "expected a list of 3 integers >= 1, e.g. [2, 2, 2]"
 BAD = {
@@ -89,8 +92,8 @@ BAD = {
     "top-level key": ('command = "pw.x"\n' + ESPRESSO, "espresso",
                       "has unknown key 'command'; expected tables vasp, espresso, cp2k"),
     "code not a table": ('cp2k = "cp2k.psmp"\n' + ESPRESSO, "espresso",
-                         "cp2k: got 'cp2k.psmp'; expected a table [cp2k] with keys command, "
-                         "parameters"),
+                         "cp2k: got 'cp2k.psmp'; expected a table [cp2k] with keys "
+                         f"{CP2K_KEYS}"),
     "other code's key": (ESPRESSO + VASP + "encut = 520\n", "espresso",
                          "[vasp] has unknown key 'encut'; expected keys command, pp_path, kpts, "
                          "parameters"),
@@ -163,8 +166,7 @@ def test_bad_config_is_refused_before_any_work(case, here, capsys):
 def test_misspelt_yaml_key_is_refused(here, capsys):
     (here / "dft.yaml").write_text("cp2k:\n  command: cp2k_shell\n  parameter:\n    xc: BLYP\n")
     assert refused(capsys, here, ["--calculator", "cp2k", "--calculator-config", "dft.yaml"]) == (
-        "--calculator-config: [cp2k] has unknown key 'parameter'; expected keys command, "
-        "parameters")
+        f"--calculator-config: [cp2k] has unknown key 'parameter'; expected keys {CP2K_KEYS}")
 
 
 def test_broken_yaml_is_one_line(here, capsys):
