@@ -71,7 +71,8 @@ def cell_name(atoms, index: int) -> str:
     return f"cell_{atoms.info.get('step', 'x')}_{atoms.info.get('centre_id', index)}_{index:05d}"
 
 
-def carve_file(frames_path: str, out: Path, options: CarveOptions, **kwargs) -> tuple[int, int, int]:
+def carve_file(frames_path: str, out: Path, options: CarveOptions,
+               **kwargs) -> tuple[int, int, int]:
     """Carve every frame of an extxyz file; returns (written, already there, failed)."""
     return carve_frames(iter_frames(frames_path, "REGIONS"), out, options, **kwargs)
 
