@@ -270,17 +270,16 @@ def code_failure(spec: str, folder: Path) -> str | None:
 def provenance(spec: str, config: dict, folder: Path) -> dict:
     """``label_method``, ``label_code`` and ``label_settings`` of a label (extxyz info)."""
     import json
-    from importlib.metadata import PackageNotFoundError, version
+
+    from ..committee.training import versions
 
     if spec == "cp2k":
         from .cp2k import provenance as cp2k_provenance
 
         return cp2k_provenance(config.get("cp2k"), Path(folder) / "cp2k.out")
     if spec == "xtb":
-        try:
-            code = f"tblite {version('tblite')}"
-        except PackageNotFoundError:
-            code = "tblite"
+        found = versions().get("tblite")
+        code = f"tblite {found}" if found else "tblite"
         return {"label_method": XTB["method"], "label_code": code,
                 "label_settings": json.dumps(XTB, sort_keys=True)}
     section = config.get(spec)
