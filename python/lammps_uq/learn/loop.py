@@ -170,7 +170,10 @@ def check_inputs(cfg, work: Path) -> tuple[list | None, list[str]]:
     label = label_settings(cfg)
     check_spec(label.calculator, load_config(label.calculator_config))
     if cfg["executor.parsl_config"]:
-        load_parsl_config(str(cfg.path("executor.parsl_config")), "CONFIG: executor.parsl_config")
+        from .explorer import check_parsl
+
+        check_parsl(load_parsl_config(str(cfg.path("executor.parsl_config")),
+                                      "CONFIG: executor.parsl_config"), cfg["explore.ranks"])
     if cfg["initial_committee"]:
         initial_committee(cfg)
     tests = test_frames(cfg)
@@ -214,15 +217,20 @@ def run_loop(cfg) -> dict:
 
 
 def iterate(cfg, work: Path, executor, say, initial: list | None) -> None:
+    from .explorer import exploring
     from .iteration import explore_and_label
+    from .stream import stream_iteration
 
+    data_stages = stream_iteration if cfg["explore.stream"] else explore_and_label
     committee = iteration_zero(cfg, work, executor, say, initial)
-    for k in range(1, cfg["iterations"] + 1):
-        say.iteration = k
-        folder = iteration_dir(work, k)
-        folder.mkdir(exist_ok=True)
-        prov = Provenance(folder, iteration=k, selection=cfg["selection"],
-                          explored_with=[str(p) for p in committee], versions=versions())
-        frames = explore_and_label(cfg, folder, committee, executor, say, prov)
-        write_split(folder, frames, cfg, k)
-        committee = committee_stages(cfg, work, k, committee, executor, say, prov)
+    walkers = len(cfg["explore.templates"]) * cfg["explore.walkers"]
+    with exploring(cfg, walkers) as explorer:
+        for k in range(1, cfg["iterations"] + 1):
+            say.iteration = k
+            folder = iteration_dir(work, k)
+            folder.mkdir(exist_ok=True)
+            prov = Provenance(folder, iteration=k, selection=cfg["selection"],
+                              explored_with=[str(p) for p in committee], versions=versions())
+            frames = data_stages(cfg, folder, committee, executor, explorer, say, prov)
+            write_split(folder, frames, cfg, k)
+            committee = committee_stages(cfg, work, k, committee, executor, say, prov)
