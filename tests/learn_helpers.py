@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -125,3 +127,19 @@ class _Failing(Calculator):
 
 def failing(directory):
     return _Failing()
+
+
+def wait_for(condition, proc, seconds=900):
+    """Poll ``condition`` until it holds, failing if ``proc`` ends or ``seconds`` pass."""
+    end = time.monotonic() + seconds
+    while not condition():
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+def kill(proc):
+    """SIGKILL ``proc``'s session: the loop, its workers, the walkers and mace."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()

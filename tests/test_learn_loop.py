@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -113,20 +112,6 @@ def test_started_again_redoes_nothing_and_reports(finished, capsys):
     assert (work / "learning_curve.png").stat().st_size > 10000
 
 
-def wait_for(condition, proc, seconds=900):
-    end = time.monotonic() + seconds
-    while not condition():
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
-
-
-def kill(proc):
-    os.killpg(proc.pid, signal.SIGKILL)  # the loop, its workers and mace: one session
-    proc.wait()
-    proc.stdout.close()
-
-
 def stable_files(work: Path) -> dict:
     """The state's data files (not logs, timings or mace's scratch) and their content."""
     files = {}
@@ -180,13 +165,13 @@ def test_killed_while_labelling_and_training_ends_the_same(finished, tmp_path):
     learn_helpers.make_inputs(tmp_path, labeller="learn_helpers:slow_xtb", workers=1)
     it = tmp_path / "work" / "iter_001"
     proc = loop_process(tmp_path)
-    wait_for(lambda: (it / "labelled.extxyz").exists() and
+    learn_helpers.wait_for(lambda: (it / "labelled.extxyz").exists() and
              (it / "labelled.extxyz").stat().st_size > 0, proc)
-    kill(proc)
+    learn_helpers.kill(proc)
     assert not (it / "labelled.done").exists()
     proc = loop_process(tmp_path)
-    wait_for(lambda: any((it / "train").glob("member_*/mace_run_train.log")), proc)
-    kill(proc)
+    learn_helpers.wait_for(lambda: any((it / "train").glob("member_*/mace_run_train.log")), proc)
+    learn_helpers.kill(proc)
     assert len(list((it / "committee").glob("*.model"))) < 2
     proc = loop_process(tmp_path)
     output = proc.communicate(timeout=1500)[0]

@@ -9,10 +9,8 @@ killed while a walker runs and while walkers and labels overlap.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import ase.io
@@ -239,20 +237,6 @@ def test_a_walker_that_dies_stops_the_loop_and_alone_runs_again(local_run, tmp_p
     same_labels(labels(tmp_path), labels(local_run[0]))
 
 
-def wait_for(condition, proc, seconds=600):
-    end = time.monotonic() + seconds
-    while not condition():
-        assert proc.poll() is None, proc.stdout.read()[-3000:]
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
-
-
-def kill(proc):
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver, its workers and the walkers: one session
-    proc.wait()
-    proc.stdout.close()
-
-
 @pytest.mark.lammps
 @pytest.mark.slow
 def test_killed_while_walkers_run_and_labels_overlap_ends_the_same(lammps_env, tmp_path):
@@ -265,16 +249,16 @@ def test_killed_while_walkers_run_and_labels_overlap_ends_the_same(lammps_env, t
     it = folder / "work" / "iter_001"
     run = it / "explore" / "run_0"
     proc = driver(folder)  # 1: a walker killed half-way, before any label
-    wait_for(lambda: (run / "learn_smax.dat").exists() and
+    learn_helpers.wait_for(lambda: (run / "learn_smax.dat").exists() and
              len((run / "learn_smax.dat").read_text().splitlines()) > 3, proc)
-    kill(proc)
+    learn_helpers.kill(proc)
     assert not (run / ".done").exists()
     proc = driver(folder)  # 2: killed while a label is computed and a walker still runs
-    wait_for(lambda: any((it / "labelled.extxyz.work").glob("*")) if
+    learn_helpers.wait_for(lambda: any((it / "labelled.extxyz.work").glob("*")) if
              (it / "labelled.extxyz.work").exists() else False, proc)
     walkers_running = not all((it / "explore" / n / ".done").exists() for n in ("run_0",
                                                                                 "run_0_w1"))
-    kill(proc)
+    learn_helpers.kill(proc)
     assert walkers_running and not (it / "labelled.done").exists()
     finish(folder)
     same_labels(labels(folder), labels(reference))

@@ -49,6 +49,8 @@ class Explorer:
         say(f"explore: walker {walker.name} ({cfg['explore.templates'][walker.template]}, "
             f"{cfg['explore.steps']} steps, {cfg['explore.ranks']} ranks, seed "
             f"{walker.variables['seed']})")
+        files = " ".join(str(p) for p in committee)
+        say(" ".join("FILES" if w == files else w for w in argv) + f" (in {walker.folder})")
         kwargs = {"parsl_resource_specification": self.resources} if self.resources else {}
         return self.executor.submit(explore_task, str(walker.folder), argv,
                                     environment(cfg["explore.threads"]), walker.name, **kwargs)
