@@ -47,6 +47,10 @@ def test_input_holds_the_settings_and_a_merged_inp():
         assert piece in text, piece
     assert "&OT" not in text  # smearing: diagonalization
     assert cp2k.method(values) == "PBE-D3BJ/DZVP-MOLOPT-SR-GTH/GTH-PBE/500 Ry"
+    # a keyword of ours given again replaces ours (CP2K aborts on "should not repeat")
+    text = cp2k.input_text(values, "&FORCE_EVAL\n&DFT\n&QS\nEPS_DEFAULT 1.0E-14\n&END QS\n"
+                                   "&END DFT\n&END FORCE_EVAL\n")
+    assert text.count("EPS_DEFAULT") == 1 and "EPS_DEFAULT 1.0E-14" in text
     assert cp2k.options({"cutoff": 500})["cutoff"] == 500 * 13.605693122994
 
 

@@ -124,7 +124,7 @@ def method(values: dict) -> str:
 
 def input_text(values: dict, extra: str = "") -> str:
     """The CP2K input that ASE's calculator merges its own keywords into; ``extra`` (the
-    table's ``inp``) merged in section by section, its keywords after ours."""
+    table's ``inp``) merged in section by section, its keywords in place of ours."""
     text = _base_input(values)
     return merged(text, extra) if extra.strip() else text
 
@@ -139,7 +139,11 @@ def merged(text: str, extra: str) -> str:
 
 
 def _merge(into, more) -> None:
-    into.keywords += more.keywords
+    """``more``'s keywords replace ours of the same name (CP2K refuses a keyword twice) and
+    its sections merge into ours of the same name and parameters."""
+    names = {k.split()[0].upper() for k in more.keywords if k.split()}
+    into.keywords = [k for k in into.keywords if not k.split() or k.split()[0].upper() not in
+                     names] + more.keywords
     for section in more.subsections:
         same = [s for s in into.subsections
                 if s.name.upper() == section.name.upper() and s.params == section.params]
