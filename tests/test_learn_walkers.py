@@ -191,6 +191,12 @@ def test_two_walkers_on_parsl_label_the_same_cells_as_locally(local_run, tmp_pat
     assert "walker run_0 (" in output and "walker run_0_w1 (" in output
     walkers = labels(folder)
     assert {w[0] for w in walkers} == {"run_0", "run_0_w1"}  # max_centres 2: one per walker
+    import json
+
+    prov = json.loads((folder / "work" / "iter_001" / "provenance.json").read_text())
+    assert prov["counts"]["centres"] == 2 == prov["counts"]["labelled"]
+    assert prov["counts"]["centres_selected_by_fix"] >= 2 and prov["counts"]["cells"] == 2
+    assert 0 < prov["counts"]["first_label_after"] < prov["timings_s"]["explore"] + 1
     config = make_walkers(tmp_path)
     (tmp_path / "parsl_local.py").write_text(PARSL_LOCAL.format(run_dir=tmp_path / "runinfo"))
     config.write_text(config.read_text().replace(

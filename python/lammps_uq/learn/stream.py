@@ -239,6 +239,8 @@ def stream_iteration(cfg, folder: Path, committee, executor, explorer, say, prov
     prov.stage("explore", runs["seconds"], centres_selected_by_fix=runs["centres_by_fix"],
                max_s_local=runs["max_s_local"], first_label_after=runs["first_label_after"])
     prov.set(explore_runs=runs["walkers"])
+    prov.stage("regions", 0.0, centres=runs["centres"])
+    prov.stage("extract", 0.0, cells=(read_json(folder / "cells" / ".done") or {}).get("cells"))
     prov.stage("label", 0.0, labelled=runs["labelled"], label_failed=runs["label_failed"])
     frames = read_frames(folder / "labelled.extxyz")
     return sorted(frames, key=lambda f: str(f.info["cell_id"]))
