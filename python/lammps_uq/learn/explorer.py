@@ -19,7 +19,7 @@ from typing import Iterator
 
 from ..errors import CalculationFailed, InputError
 from ..extract.executors import mpi_labels
-from .walkers import Walker, command, environment, explore_task, finish, prepare, record
+from .walkers import Walker, command, explore_task, finish, prepare, record
 
 
 def check_parsl(config, ranks: int, what: str = "CONFIG: executor.parsl_config") -> None:
@@ -53,7 +53,7 @@ class Explorer:
         say(" ".join("FILES" if w == files else w for w in argv) + f" (in {walker.folder})")
         kwargs = {"parsl_resource_specification": self.resources} if self.resources else {}
         return self.executor.submit(explore_task, str(walker.folder), argv,
-                                    environment(cfg["explore.threads"]), walker.name, **kwargs)
+                                    cfg["explore.threads"], walker.name, **kwargs)
 
 
 @contextmanager

@@ -135,20 +135,23 @@ def command(cfg, walker: Walker, committee: list[str]) -> list[str]:
 
 
 def environment(threads: int) -> dict[str, str]:
+    """The walker's environment: the worker's own (on a cluster node: its modules, and Parsl's
+    PARSL_MPI_PREFIX), OMP_NUM_THREADS, and this Python's scripts first on PATH."""
     return {**os.environ, "OMP_NUM_THREADS": str(threads),
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
 
 
-def explore_task(folder: str, argv: list[str], env: dict, name: str,
+def explore_task(folder: str, argv: list[str], threads: int, name: str,
                  parsl_resource_specification: dict | None = None) -> float:
-    """Run one walker's LAMMPS (a task: a local worker or a Parsl worker); its wall time.  A
-    failed run raises CalculationFailed naming the walker and its log."""
+    """Run one walker's LAMMPS (a task: a local worker or a Parsl worker, whose environment it
+    runs in); its wall time.  A failed run raises CalculationFailed naming the walker and its
+    log."""
     start = time.monotonic()
     log = Path(folder) / "lammps.out"
     try:
         with open(log, "w") as out:
             code = subprocess.run(argv, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
-                                  env=env, stdin=subprocess.DEVNULL).returncode
+                                  env=environment(threads), stdin=subprocess.DEVNULL).returncode
     except OSError as exc:
         raise CalculationFailed(f"explore: walker {name} could not start {argv[0]!r} ({exc}); "
                                 f"log: {log}") from exc
