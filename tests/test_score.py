@@ -36,6 +36,9 @@ def core_mae(models, hard) -> float:
     return float(np.mean(errors))
 
 
+BULK = {"A": (0.10, 0.050), "B": (0.07, -0.020)}  # force MAE, energy error per atom
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """3 seeds x 2 arms, iterations 0 and 1; committees A (models 1, 2) and B (1, 3)."""
@@ -58,9 +61,17 @@ def run(tmp_path_factory):
                 target.mkdir(parents=True)
                 for m, path in enumerate(committees[which]):
                     shutil.copy(path, target / f"member_{m + 1}.model")
+                bulk = BULK[which]  # the bulk test frames' errors of that committee
+                (target.parent / "test_errors.json").write_text(json.dumps(
+                    {"force_mae": [bulk[0], bulk[0] + 0.02],
+                     "energy_signed_error_per_atom": [bulk[1], bulk[1] + 0.004]}))
     hard = ase.io.read(folder / "hard.extxyz", ":")  # as the script reads them
     expected = {name: core_mae(paths, hard) for name, paths in committees.items()}
     return folder, plan, expected
+
+
+def hard_frames(folder):
+    return ase.io.read(folder / "hard.extxyz", ":")
 
 
 def test_primary_endpoint_across_seeds(run, capsys):
@@ -89,6 +100,19 @@ def test_primary_endpoint_across_seeds(run, capsys):
     assert stats["sign_test_p_one_sided"] == pytest.approx(
         binomtest(int(np.sum(d < 0)), 3, 0.5, alternative="greater").pvalue)
     assert (folder / "score.png").stat().st_size > 10000
+    bulk = result["bulk_test"]  # secondary: the bulk test frames, paired the same way
+    for seed, (unc, rnd) in plan.items():
+        assert bulk["force_mae_paired"]["per_seed"][str(seed)] == pytest.approx(
+            BULK[unc][0] - BULK[rnd][0])
+        assert bulk["energy_mae_offset_removed_paired"]["per_seed"][str(seed)] == pytest.approx(
+            0.0, abs=1e-12)  # the two frames differ by 0.004 eV/atom in every committee
+    assert bulk["curves"]["1"]["random"]["1"]["energy_mae"] == pytest.approx(
+        BULK["A"][1] + 0.002)
+    from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
+
+    shipped = sorted(str(p) for p in default_committee_dir().glob("member_*.model"))
+    assert result["shipped_default"]["hard_core_mae"] == pytest.approx(
+        core_mae(shipped, hard_frames(folder)), rel=1e-9)
     cached = json.loads((folder / "random_seed1" / "iter_001" / "hard_errors.json").read_text())
     assert cached["cells"] == 3 and set(cached["per_kind"]) == {"hot450", "proton"}
     capsys.readouterr()

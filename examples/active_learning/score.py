@@ -15,6 +15,11 @@ Per seed, the paired difference d_S = mean over the iterations k >= 1 that both 
 uncertainty is lower, a one-sided Wilcoxon signed-rank test and a one-sided sign test (H1:
 uncertainty lower).  Written to ``OUT/score.json`` and drawn in ``OUT/score.png`` (every
 seed, both arms; the differences with their mean and SD; axes from 0).
+
+Secondary, the same analysis of the bulk test frames (``test_errors.json``: force MAE, and the
+energy MAE per atom with the mean per-atom offset over the frames removed), and the shipped
+default committee on both sets (``OUT/default_hard_errors.json``, ``default_test_errors.json``):
+item 6 ships the loop's committee only if it beats these.
 """
 
 from __future__ import annotations
@@ -32,17 +37,22 @@ ARMS = ("uncertainty", "random")
 
 def hard_errors(folder: Path, hard: list, rcut: float) -> dict:
     """``folder/hard_errors.json``: the committee of ``folder`` on the hard set (once)."""
+    return committee_hard_errors(sorted((folder / "committee").glob("member_*.model")),
+                                 folder / "hard_errors.json", hard, rcut)
+
+
+def committee_hard_errors(paths: list, path: Path, hard: list, rcut: float) -> dict:
+    """The committee of ``paths`` on the hard set, kept in ``path`` (computed once)."""
     from lammps_uq.committee.calculator import CommitteeCalculator
     from lammps_uq.learn.state import read_json, write_json
 
     sys.path.insert(0, str(HERE))
     from selection_check import cell_values
 
-    path = folder / "hard_errors.json"
     done = read_json(path)
     if done is not None and done.get("rcut") == rcut and done.get("cells") == len(hard):
         return done
-    paths = sorted((folder / "committee").glob("member_*.model"))
+    folder = path.parent
     calc = CommitteeCalculator([str(p) for p in paths], rcut=rcut, label=str(folder))
     errors = [cell_values(frame, calc, int(frame.info["centre_index"]), rcut)["core_error"]
               for frame in hard]
@@ -70,6 +80,48 @@ def paired(curves: dict[str, dict[int, float]]) -> float | None:
     if not common:
         return None
     return float(np.mean([curves[ARMS[0]][k] - curves[ARMS[1]][k] for k in common]))
+
+
+def bulk_curve(work: Path) -> dict[int, dict]:
+    """{iteration: bulk test force MAE, energy MAE per atom raw and with the mean per-atom
+    offset over the test frames removed} of one arm (``iter_KKK/test_errors.json``)."""
+    from lammps_uq.learn.state import read_json
+
+    curve = {}
+    for folder in sorted(work.glob("iter_[0-9][0-9][0-9]")):
+        errors = read_json(folder / "test_errors.json")
+        if errors is not None:
+            curve[int(folder.name[5:])] = bulk_numbers(errors)
+    return curve
+
+
+def bulk_numbers(errors: dict) -> dict:
+    signed = np.array(errors["energy_signed_error_per_atom"])
+    return {"force_mae": float(np.mean(errors["force_mae"])),
+            "energy_mae": float(np.mean(np.abs(signed))),
+            "energy_mae_offset_removed": float(np.mean(np.abs(signed - signed.mean())))}
+
+
+def default_reference(out: Path, hard: list, rcut: float) -> dict:
+    """The shipped default committee on the hard set and on the bulk test frames (item 6)."""
+    from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
+    from lammps_uq.learn.state import read_json
+
+    paths = sorted(default_committee_dir().glob("member_*.model"))
+    result = {"hard_core_mae": committee_hard_errors(paths, out / "default_hard_errors.json",
+                                                     hard, rcut)["core_mae"]}
+    bulk = read_json(out / "default_test_errors.json")
+    if bulk is not None and "energy_signed_error_per_atom" in bulk:
+        result.update(bulk_numbers(bulk))
+    return result
+
+
+def paired_bulk(curves: dict[str, dict], key: str) -> float | None:
+    """Mean over the iterations k >= 1 both arms have of uncertainty - random of ``key``."""
+    common = sorted(set(curves[ARMS[0]]) & set(curves[ARMS[1]]) - {0})
+    if not common:
+        return None
+    return float(np.mean([curves[ARMS[0]][k][key] - curves[ARMS[1]][k][key] for k in common]))
 
 
 def across_seeds(differences: dict[int, float]) -> dict:
@@ -116,22 +168,32 @@ def score(out: Path, seeds: list[int], hard_path: Path, rcut: float) -> dict:
     from lammps_uq.inputs import read_frames
 
     hard = read_frames(hard_path, "--hard")
-    curves, differences = {}, {}
+    curves, bulk, differences = {}, {}, {}
     for seed in seeds:
         works = {arm: out / f"{arm}_seed{seed}" for arm in ARMS}
         if not all(w.is_dir() for w in works.values()):
             print(f"score: seed {seed}: both arms' folders are needed; skipped", flush=True)
             continue
         curves[seed] = {arm: arm_curve(w, hard, rcut) for arm, w in works.items()}
+        bulk[seed] = {arm: bulk_curve(w) for arm, w in works.items()}
         difference = paired(curves[seed])
         if difference is not None:
             differences[seed] = difference
+    secondary = {key: {s: d for s in bulk if (d := paired_bulk(bulk[s], key)) is not None}
+                 for key in ("force_mae", "energy_mae_offset_removed")}
     result = {"hard_set": str(hard_path), "rcut": rcut, "error": "mean |F_mean - REF| "
               "component over the atoms within rcut of each cell's centre O, mean over cells",
               "curves": {str(s): {a: {str(k): v for k, v in c.items()} for a, c in arms.items()}
                          for s, arms in curves.items()},
               "paired_difference": {str(s): d for s, d in differences.items()},
-              "across_seeds": across_seeds(differences)}
+              "across_seeds": across_seeds(differences),
+              "bulk_test": {"curves": {str(s): {a: {str(k): v for k, v in c.items()}
+                                                for a, c in arms.items()}
+                                       for s, arms in bulk.items()},
+                            **{f"{key}_paired": {"per_seed": {str(s): d for s, d in v.items()},
+                                                 "across_seeds": across_seeds(v)}
+                               for key, v in secondary.items()}},
+              "shipped_default": default_reference(out, hard, rcut)}
     (out / "score.json").write_text(json.dumps(result, indent=1) + "\n")
     plot(curves, differences, out / "score.png")
     return result
