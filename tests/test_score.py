@@ -127,3 +127,25 @@ def test_shipped_hard_set_has_what_score_reads():
     for atoms in hard:
         assert atoms.get_chemical_symbols()[int(atoms.info["centre_index"])] == "O"
         assert "REF_forces" in atoms.arrays and atoms.info["hard_kind"]
+
+
+def test_docs_tables_are_the_result_files(tmp_path):
+    """docs/active_learning.md's replicated-run block is results_tables.py's rendering of
+    examples/active_learning/results/ (issue 22: every number traceable to a file)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "results_tables", Path(score.HERE) / "results_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    page = tables.PAGE.read_text(encoding="utf-8")
+    shown = page[page.index(tables.BEGIN):page.index(tables.END) + len(tables.END)]
+    assert shown == tables.block()
+    changed = tmp_path / "results"
+    shutil.copytree(tables.RESULTS, changed, ignore=shutil.ignore_patterns("*_seed*", "*design"))
+    for name in tables.RESULTS.glob("selection_check_seed*.json"):
+        shutil.copy(name, changed / name.name)
+    result = json.loads((changed / "score.json").read_text())
+    result["paired_difference"]["3"] += 0.001
+    (changed / "score.json").write_text(json.dumps(result))
+    assert tables.block(changed) != shown

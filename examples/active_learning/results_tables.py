@@ -1,0 +1,94 @@
+"""The replicated run's tables in docs/active_learning.md, rendered from the result files.
+
+    python examples/active_learning/results_tables.py            # print them
+    python examples/active_learning/results_tables.py --docs     # rewrite docs' block
+
+The mechanism check (``results/selection_check_seedS.json``, ``selection_check.py``) and the
+primary and bulk endpoints (``results/score.json``, ``score.py``), between the markers below in
+docs/active_learning.md; ``tests/test_score.py`` checks that the page holds exactly this text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PAGE = HERE.parents[1] / "docs" / "active_learning.md"
+BEGIN = "<!-- results_tables.py: begin -->"
+END = "<!-- results_tables.py: end -->"
+
+
+def mechanism_table(results: Path, seeds: list[str]) -> list[str]:
+    rows = ["| seed | iteration | cells unc / rnd | core force error, eV/Å: unc / rnd | ratio | "
+            "s^loc at the centre: unc / rnd | Mann–Whitney p |", "|---|---|---|---|---|---|---|"]
+    for seed in seeds:
+        check = json.loads((results / f"selection_check_seed{seed}.json").read_text())
+        for row in check["iterations"]:
+            u, r = row["uncertainty"], row["random"]
+            rows.append(f"| {seed} | {row['iteration']} | {u['n']} / {r['n']} | "
+                        f"{u['median_core_error']:.3f} / {r['median_core_error']:.3f} | "
+                        f"{row['ratio']:.2f} | {u['median_s_loc_centre']:.3f} / "
+                        f"{r['median_s_loc_centre']:.3f} | {row['mannwhitney_p']:.2g} |")
+    return rows
+
+
+def endpoint_table(score: dict) -> list[str]:
+    rows = ["| seed | hard-set core MAE, uncertainty: k = 0 / 1 / 2 | random: k = 0 / 1 / 2 | "
+            "d (unc − rnd, mean of k ≥ 1) | bulk force MAE, unc / rnd at the last k | bulk d |",
+            "|---|---|---|---|---|---|"]
+    bulk = score["bulk_test"]
+    for seed, arms in score["curves"].items():
+        u, r = (arms[a] for a in ("uncertainty", "random"))
+        last = max(bulk["curves"][seed]["uncertainty"], key=int)
+        bu, br = (bulk["curves"][seed][a][last]["force_mae"] for a in ("uncertainty", "random"))
+        rows.append(f"| {seed} | {' / '.join(f'{u[k]:.3f}' for k in sorted(u, key=int))} | "
+                    f"{' / '.join(f'{r[k]:.3f}' for k in sorted(r, key=int))} | "
+                    f"{score['paired_difference'][seed]:+.4f} | {bu:.4f} / {br:.4f} | "
+                    f"{bulk['force_mae_paired']['per_seed'][seed]:+.4f} |")
+    return rows
+
+
+def summary_lines(score: dict) -> list[str]:
+    def line(what: str, stats: dict, unit: str, digits: int) -> str:
+        return (f"- {what}: d = {stats['mean']:+.{digits}f} ± {stats['sd']:.{digits}f} {unit} "
+                f"(mean ± SD over {stats['seeds']} seeds), uncertainty lower in "
+                f"{stats['uncertainty_lower']} of {stats['seeds']}, one-sided Wilcoxon p = "
+                f"{stats['wilcoxon_p_one_sided']:.2f}, sign test p = "
+                f"{stats['sign_test_p_one_sided']:.2f}")
+    bulk = score["bulk_test"]
+    default = score["shipped_default"]
+    return [line("Hard set (primary)", score["across_seeds"], "eV/Å", 4),
+            line("Bulk frames, force MAE", bulk["force_mae_paired"]["across_seeds"], "eV/Å", 4),
+            line("Bulk frames, energy MAE with the per-frame offset removed",
+                 bulk["energy_mae_offset_removed_paired"]["across_seeds"], "eV/atom", 5),
+            f"- The shipped default committee: hard set {default['hard_core_mae']:.3f} eV/Å, "
+            f"bulk force MAE {default['force_mae']:.4f} eV/Å"]
+
+
+def block(results: Path = RESULTS) -> str:
+    score = json.loads((results / "score.json").read_text())
+    seeds = list(score["curves"])
+    lines = [BEGIN, "", *mechanism_table(results, seeds), "", *endpoint_table(score), "",
+             *summary_lines(score), "", END]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", action="store_true", help=f"rewrite the block in {PAGE.name}")
+    args = parser.parse_args(argv)
+    text = block()
+    if not args.docs:
+        print(text)
+        return 0
+    page = PAGE.read_text(encoding="utf-8")
+    start, end = page.index(BEGIN), page.index(END) + len(END)
+    PAGE.write_text(page[:start] + text + page[end:], encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
