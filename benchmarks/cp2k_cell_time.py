@@ -1,0 +1,65 @@
+"""Wall time of one label per carved water cell: CP2K (the ``[cp2k]`` defaults) next to xTB.
+
+    python benchmarks/cp2k_cell_time.py [--molecules 4 16] [-o results/cp2k_cell_time.json]
+
+Cells: the ``--molecules`` molecules nearest to O atom 0 of the first frame of the default
+committee's test set, carved at the parent's density (as ``benchmarks/cp2k_cutoff.py``).  Each
+is labelled the way ``lammps-uq label`` labels a cell (``label_process.label_task``: a process
+of its own, energy, forces and, for periodic cells, stress) with ``xtb`` and with ``cp2k``
+(RPBE-D3, DZVP-MOLOPT-SR-GTH, GTH-PBE, 600 Ry), one after the other on this machine's cores.
+Run it on quiet cores: nothing else may run beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def carved_cell(molecules: int):
+    spec = importlib.util.spec_from_file_location("cp2k_cutoff", HERE / "cp2k_cutoff.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.carved_cell(molecules)
+
+
+def timed_label(cell, spec: str) -> dict:
+    from lammps_uq.extract.label_process import label_task
+
+    with tempfile.TemporaryDirectory(prefix=f"label-{spec}-") as folder:
+        start = time.perf_counter()
+        result = label_task(cell.copy(), spec, {}, None, folder)
+        seconds = time.perf_counter() - start
+    return {"calculator": spec, "seconds": round(seconds, 1), "energy_eV": float(result["energy"])}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--molecules", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("-o", "--output", default=str(HERE / "results" / "cp2k_cell_time.json"))
+    args = parser.parse_args(argv)
+    rows = []
+    for molecules in args.molecules:
+        cell = carved_cell(molecules)
+        for spec in ("xtb", "cp2k"):
+            row = {"molecules": molecules, "atoms": len(cell),
+                   "edge_A": round(float(cell.cell.lengths()[0]), 2), **timed_label(cell, spec)}
+            rows.append(row)
+            print(f"cp2k_cell_time: {molecules:3d} molecules ({len(cell)} atoms, edge "
+                  f"{row['edge_A']} Å): {spec:5s} {row['seconds']:8.1f} s", flush=True)
+    data = {"machine": f"{platform.node()} ({os.cpu_count()} cores)",
+            "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    Path(args.output).write_text(json.dumps(data, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
