@@ -31,32 +31,49 @@ def carved_cell(molecules: int):
     return module.carved_cell(molecules)
 
 
-def timed_label(cell, spec: str) -> dict:
+def timed_label(cell, spec: str, config: dict) -> dict:
+    """One label's wall time, or the time until it failed and CP2K's reason."""
     from lammps_uq.extract.label_process import label_task
 
     with tempfile.TemporaryDirectory(prefix=f"label-{spec}-") as folder:
         start = time.perf_counter()
-        result = label_task(cell.copy(), spec, {}, None, folder)
+        try:
+            result = label_task(cell.copy(), spec, config, None, folder)
+        except Exception as exc:  # noqa: BLE001 - a failed label is a result here too
+            return {"calculator": spec, "seconds": round(time.perf_counter() - start, 1),
+                    "failed": str(exc)}
         seconds = time.perf_counter() - start
     return {"calculator": spec, "seconds": round(seconds, 1), "energy_eV": float(result["energy"])}
+
+
+def default_max_scf() -> int:
+    from lammps_uq.extract.cp2k import settings
+
+    return int(settings({})["max_scf"])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--molecules", type=int, nargs="+", default=[4, 16])
+    parser.add_argument("--max-scf", type=int, default=None,
+                        help="[cp2k] max_scf (default: the [cp2k] table's default)")
     parser.add_argument("-o", "--output", default=str(HERE / "results" / "cp2k_cell_time.json"))
     args = parser.parse_args(argv)
+    config = {"cp2k": {"max_scf": args.max_scf}} if args.max_scf else {}
     rows = []
     for molecules in args.molecules:
         cell = carved_cell(molecules)
         for spec in ("xtb", "cp2k"):
             row = {"molecules": molecules, "atoms": len(cell),
-                   "edge_A": round(float(cell.cell.lengths()[0]), 2), **timed_label(cell, spec)}
+                   "edge_A": round(float(cell.cell.lengths()[0]), 2),
+                   **timed_label(cell, spec, config if spec == "cp2k" else {})}
             rows.append(row)
             print(f"cp2k_cell_time: {molecules:3d} molecules ({len(cell)} atoms, edge "
-                  f"{row['edge_A']} Å): {spec:5s} {row['seconds']:8.1f} s", flush=True)
+                  f"{row['edge_A']} Å): {spec:5s} {row['seconds']:8.1f} s"
+                  + (f" FAILED: {row['failed']}" if "failed" in row else ""), flush=True)
     data = {"machine": f"{platform.node()} ({os.cpu_count()} cores)",
-            "date": time.strftime("%Y-%m-%d"), "rows": rows}
+            "date": time.strftime("%Y-%m-%d"), "max_scf": args.max_scf or default_max_scf(),
+            "rows": rows}
     Path(args.output).write_text(json.dumps(data, indent=1) + "\n")
     return 0
 

@@ -16,7 +16,7 @@ CP2K's GTH pseudopotentials and MOLOPT basis sets)::
     cutoff = 600                          # Ry, plane-wave cutoff of the finest grid
     rel_cutoff = 60                       # Ry
     eps_scf = 1e-6
-    max_scf = 100
+    max_scf = 300                         # a 16-molecule water cell needed more than 100
     charge = 0
     multiplicity = 1                      # > 1: unrestricted Kohn-Sham
     stress = false                        # true: the analytical stress (REF_stress)
@@ -56,7 +56,7 @@ DEFAULTS = {
     "command": "cp2k_shell", "functional": "RPBE", "dispersion": "D3",
     "basis_set": "DZVP-MOLOPT-SR-GTH", "basis_set_file": "BASIS_MOLOPT",
     "pseudo_potential": "GTH-PBE", "potential_file": "GTH_POTENTIALS",
-    "cutoff": 600.0, "rel_cutoff": 60.0, "eps_scf": 1e-6, "max_scf": 100, "charge": 0,
+    "cutoff": 600.0, "rel_cutoff": 60.0, "eps_scf": 1e-6, "max_scf": 300, "charge": 0,
     "multiplicity": 1, "stress": False, "smearing": None, "data_dir": "", "xc_smoothing": True,
 }
 INSTALL = ("expected CP2K installed (Debian/Ubuntu: apt-get install cp2k cp2k-data) or "
