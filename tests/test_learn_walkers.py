@@ -36,6 +36,16 @@ config = Config(executors=[HighThroughputExecutor(
 """
 
 
+def needs_parsl() -> None:
+    """Skip (locally) or fail (CI, LAMMPS_UQ_REQUIRE_ALL=1) without parsl (the test extra)."""
+    import importlib.util
+
+    if importlib.util.find_spec("parsl") is None:
+        if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") == "1":
+            pytest.fail("parsl is not installed (pip install -c constraints.txt '.[test]')")
+        pytest.skip("parsl is not installed")
+
+
 def test_launcher_needs_ranks_and_knows_only_its_fields(tmp_path):
     for bad in ("srun lmp", "mpirun -np {np} lmp", "srun -n {ranks lmp"):
         with pytest.raises(InputError, match=r"explore.launcher: got .*expected '' or a command "
@@ -106,7 +116,7 @@ def test_identical_walkers_are_refused_before_any_work(tmp_path, capsys):
 
 
 def test_parsl_without_an_mpi_executor_is_refused_for_several_ranks():
-    pytest.importorskip("parsl")
+    needs_parsl()
     from parsl.config import Config
     from parsl.executors import HighThroughputExecutor, MPIExecutor
     from parsl.launchers import SimpleLauncher
@@ -186,7 +196,7 @@ def local_run(tmp_path_factory, lammps_env):
 @pytest.mark.lammps
 @pytest.mark.slow
 def test_two_walkers_on_parsl_label_the_same_cells_as_locally(local_run, tmp_path):
-    pytest.importorskip("parsl")
+    needs_parsl()
     folder, output = local_run
     assert "walker run_0 (" in output and "walker run_0_w1 (" in output
     walkers = labels(folder)
@@ -273,7 +283,7 @@ def test_killed_while_walkers_run_and_labels_overlap_ends_the_same(lammps_env, t
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # parsl's probes
 def test_the_cluster_guides_parsl_config_is_accepted(tmp_path):
     """docs/cluster.md's Slurm config for learn: loads, and its walkers may use 32 ranks."""
-    pytest.importorskip("parsl")
+    needs_parsl()
     import runpy
 
     from lammps_uq.learn.explorer import check_parsl
@@ -312,7 +322,7 @@ config = Config(executors=[
 def test_a_two_rank_walker_runs_on_parsls_mpi_executor(lammps_env, tmp_path):
     """explore.ranks = 2: the walker goes to the MPIExecutor with a resource specification (its
     node list from a PBS node file of this host), carving and labelling to the other."""
-    pytest.importorskip("parsl")
+    needs_parsl()
     config = make_walkers(tmp_path)
     (tmp_path / "nodefile").write_text("localhost\n")
     (tmp_path / "parsl_mpi.py").write_text(PARSL_MPI.format(
