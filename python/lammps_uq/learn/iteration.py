@@ -68,7 +68,7 @@ def tagged(run: dict, j: int) -> list:
     ``walker_name``), once per (walker, step, centre)."""
     frames, seen = [], set()
     for atoms in read_frames(Path(run["folder"]) / run["regions"]):
-        atoms.info.update(explore_run=j, walker_name=run.get("name", Path(run["folder"]).name))
+        atoms.info.update(explore_run=j, walker_name=run["name"])
         if region_key(atoms) not in seen:
             seen.add(region_key(atoms))
             frames.append(atoms)

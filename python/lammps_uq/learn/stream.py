@@ -91,14 +91,17 @@ class Labeller:
         return self.thread is not None and self.thread.is_alive()
 
     def start_batch(self) -> bool:
-        """Label the cells not labelled nor tried yet (in a thread); False if there are none."""
+        """Label the cells not tried yet in this run (in a thread; label_cells skips those
+        labelled already); False if there are none.  Only the new cell files are read."""
         from ..extract.labelling import gather_cells
 
-        if self.busy() or not any((self.folder / "cells").glob("cell_*.extxyz")):
+        if self.busy():
             return False
-        batch = [c for c in gather_cells([str(self.folder / "cells")]) if c[0] not in self.tried]
-        if not batch:
+        new = [str(path) for path in sorted((self.folder / "cells").glob("cell_*.extxyz"))
+               if path.stem not in self.tried]
+        if not new:
             return False
+        batch = gather_cells(new)
         self.tried.update(c[0] for c in batch)
         self.thread = threading.Thread(target=self._label, args=(batch,), daemon=True)
         self.thread.start()
@@ -135,6 +138,7 @@ class Stream:
                                                 f"walker {w.name}'s regions")
                           for w in self.walkers}
         self.labeller = Labeller(cfg, folder, executor)
+        self.settings = carve_settings(cfg, committee)
         self.carving: dict[Future, int] = {}
         self.drawn: set[str] = set()
         self.carve_failed = 0
@@ -151,7 +155,8 @@ class Stream:
         running = {explorer.launch(self.cfg, w, self.committee, self.say): w
                    for w in self.walkers if record(w) is None}
         failures = []
-        while running or self.carving or self.labeller.busy() or self.pending_work():
+        # the last test starts a batch of cells carved after the walkers ended, if any
+        while running or self.carving or self.labeller.busy() or self.labeller.start_batch():
             finished, _ = wait(list(running) + list(self.carving), timeout=POLL,
                                return_when=FIRST_COMPLETED)
             for future in [f for f in finished if f in running]:
@@ -167,10 +172,6 @@ class Stream:
         if failures:
             raise failed_walkers(failures)
         return [record(w) for w in self.walkers]
-
-    def pending_work(self) -> bool:
-        """Whether a label batch would find cells not tried yet (one more round)."""
-        return self.labeller.start_batch()
 
     def follow(self, running: set[str]) -> None:
         """Admit the new centres of every walker and submit their carving."""
@@ -204,8 +205,7 @@ class Stream:
     def carve(self, index: int, atoms) -> None:
         from ..extract.consumer import carve_task
 
-        settings = carve_settings(self.cfg, self.committee)
-        future = self.executor.submit(carve_task, index, atoms, settings,
+        future = self.executor.submit(carve_task, index, atoms, self.settings,
                                       str(self.folder / "cells"))
         self.carving[future] = index
 
@@ -219,8 +219,11 @@ class Stream:
 
     def resume_carving(self) -> None:
         """Carve the admitted centres whose cell is missing (a loop killed mid-carve)."""
+        from ..extract.carve_io import cell_name
+
         for index, atoms in enumerate(self.admission.frames):
-            self.carve(index, atoms)
+            if not (self.folder / "cells" / f"{cell_name(atoms, index)}.extxyz").exists():
+                self.carve(index, atoms)
 
 
 def stream_iteration(cfg, folder: Path, committee, executor, explorer, say, prov) -> list:

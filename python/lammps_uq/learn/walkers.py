@@ -35,6 +35,7 @@ class Walker:
 
     template: int
     walker: int
+    index: int          # its place among the iteration's walkers (template-major)
     folder: Path
     variables: dict = field(hash=False)   # its -var NAME VALUE but committee
     start: Path | None = None
@@ -42,11 +43,6 @@ class Walker:
     @property
     def name(self) -> str:
         return self.folder.name
-
-    @property
-    def index(self) -> int:
-        """Its place among the iteration's walkers (template-major)."""
-        return int(self.variables["walker_index"])
 
 
 def walker_seed(seed: int, iteration: int, template: int, walker: int) -> int:
@@ -78,15 +74,9 @@ def plan(cfg, folder: Path, iteration: int) -> list[Walker]:
             for name, items in cfg["explore.walker_variables"].items():
                 values[str(name)] = str(items[w]).lower() if isinstance(items[w], bool) \
                     else str(items[w])
-            values["walker_index"] = str(slot)
             run = folder / "explore" / (f"run_{j}" if w == 0 else f"run_{j}_w{w}")
-            out.append(Walker(j, w, run, values, start_of(cfg, iteration, slot)))
+            out.append(Walker(j, w, slot, run, values, start_of(cfg, iteration, slot)))
     return out
-
-
-def lammps_variables(walker: Walker) -> dict[str, str]:
-    """The -var of the walker's run (its bookkeeping entries left out)."""
-    return {k: v for k, v in walker.variables.items() if k != "walker_index"}
 
 
 def prepare(cfg, walker: Walker) -> None:
@@ -95,7 +85,7 @@ def prepare(cfg, walker: Walker) -> None:
     shutil.rmtree(walker.folder, ignore_errors=True)  # a run killed half-way starts again
     walker.folder.mkdir(parents=True)
     template, extra = template_files(name, cfg.folder, cfg["explore.files"])
-    text, _ = prepared_input(template, cfg["selection"] == "random", lammps_variables(walker))
+    text, _ = prepared_input(template, cfg["selection"] == "random", walker.variables)
     (walker.folder / "in.learn").write_text(text)
     for path in extra:
         shutil.copyfile(path, walker.folder / path.name)
@@ -108,7 +98,7 @@ def fix_line(cfg, walker: Walker):
     template, _ = template_files(cfg["explore.templates"][walker.template], cfg.folder,
                                  cfg["explore.files"])
     return template, prepared_input(template, cfg["selection"] == "random",
-                                    lammps_variables(walker))[1]
+                                    walker.variables)[1]
 
 
 def wheel_launcher() -> str:
@@ -129,7 +119,7 @@ def command(cfg, walker: Walker, committee: list[str]) -> list[str]:
     argv = shlex.split(launcher.format(ranks=cfg["explore.ranks"],
                                        threads=cfg["explore.threads"]))
     argv += ["-in", "in.learn", "-var", "committee", " ".join(committee)]
-    for name, value in lammps_variables(walker).items():
+    for name, value in walker.variables.items():
         argv += ["-var", name, value]
     return argv
 
