@@ -6,7 +6,8 @@ Cells: the ``--molecules`` molecules nearest to O atom 0 of the first frame of t
 committee's test set, carved at the parent's density (as ``benchmarks/cp2k_cutoff.py``).  Each
 is labelled the way ``lammps-uq label`` labels a cell (``label_process.label_task``: a process
 of its own, energy, forces and, for periodic cells, stress) with ``xtb`` and with ``cp2k``
-(RPBE-D3, DZVP-MOLOPT-SR-GTH, GTH-PBE, 600 Ry), one after the other on this machine's cores.
+(its defaults: RPBE-D3, DZVP-MOLOPT-SR-GTH, GTH-PBE, 800 Ry), one after the other on this
+machine's cores.
 Run it on quiet cores: nothing else may run beside it.
 """
 
@@ -46,10 +47,10 @@ def timed_label(cell, spec: str, config: dict) -> dict:
     return {"calculator": spec, "seconds": round(seconds, 1), "energy_eV": float(result["energy"])}
 
 
-def default_max_scf() -> int:
+def cp2k_settings(config: dict) -> dict:
     from lammps_uq.extract.cp2k import settings
 
-    return int(settings({})["max_scf"])
+    return settings(config.get("cp2k"))
 
 
 def main(argv=None) -> int:
@@ -57,9 +58,13 @@ def main(argv=None) -> int:
     parser.add_argument("--molecules", type=int, nargs="+", default=[4, 16])
     parser.add_argument("--max-scf", type=int, default=None,
                         help="[cp2k] max_scf (default: the [cp2k] table's default)")
-    parser.add_argument("-o", "--output", default=str(HERE / "results" / "cp2k_cell_time.json"))
+    parser.add_argument("--cutoff", type=float, default=None,
+                        help="[cp2k] cutoff, Ry (default: the [cp2k] table's default)")
+    parser.add_argument("-o", "--output", default=None,
+                        help="default: results/cp2k_cell_time_CUTOFFRy.json")
     args = parser.parse_args(argv)
-    config = {"cp2k": {"max_scf": args.max_scf}} if args.max_scf else {}
+    section = {k: v for k, v in (("max_scf", args.max_scf), ("cutoff", args.cutoff)) if v}
+    config = {"cp2k": section} if section else {}
     rows = []
     for molecules in args.molecules:
         cell = carved_cell(molecules)
@@ -71,10 +76,14 @@ def main(argv=None) -> int:
             print(f"cp2k_cell_time: {molecules:3d} molecules ({len(cell)} atoms, edge "
                   f"{row['edge_A']} Å): {spec:5s} {row['seconds']:8.1f} s"
                   + (f" FAILED: {row['failed']}" if "failed" in row else ""), flush=True)
+    values = cp2k_settings(config)
     data = {"machine": f"{platform.node()} ({os.cpu_count()} cores)",
-            "date": time.strftime("%Y-%m-%d"), "max_scf": args.max_scf or default_max_scf(),
-            "rows": rows}
-    Path(args.output).write_text(json.dumps(data, indent=1) + "\n")
+            "date": time.strftime("%Y-%m-%d"), "max_scf": values["max_scf"],
+            "cutoff_Ry": values["cutoff"], "rows": rows}
+    name = f"cp2k_cell_time_{values['cutoff']:g}Ry" + (f"_max_scf{args.max_scf}"
+                                                        if args.max_scf else "")
+    output = args.output or HERE / "results" / f"{name}.json"
+    Path(output).write_text(json.dumps(data, indent=1) + "\n")
     return 0
 
 

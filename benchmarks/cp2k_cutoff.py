@@ -2,6 +2,7 @@
 
     python benchmarks/cp2k_cutoff.py [-o benchmarks/results/cp2k_cutoff.json] [--cutoffs ...]
     python benchmarks/cp2k_cutoff.py --docs docs/cp2k.md   # the table between its markers
+    python benchmarks/cp2k_cutoff.py --no-xc-smoothing --cutoffs 400 800 1600  # the plain grid
 
 The cell: the 4 (``--molecules``) molecules nearest to O atom 0 of the first frame of the
 default committee's test set (64-molecule SPC/Fw water), carved at the parent's density
@@ -12,6 +13,8 @@ DZVP-MOLOPT-SR-GTH, GTH-PBE) one CP2K calculation through the same calculator th
 Printed and written: against the largest cutoff, the energy difference (meV/atom), the largest
 and the RMS force component difference (eV/Å), the net force |sum F| (eV/Å; zero for exact
 integration) and the wall time.  Resumable: finished cutoffs are kept in the JSON file.
+``--no-xc-smoothing``: the same without the smoothed XC grid (``xc_smoothing = false``), into
+``cp2k_cutoff_unsmoothed.json`` and its own table.
 """
 
 from __future__ import annotations
@@ -38,12 +41,13 @@ def carved_cell(molecules: int = 4):
                  parent_natoms=len(frame))
 
 
-def label(cell, cutoff: float) -> dict:
+def label(cell, cutoff: float, smoothing: bool = True) -> dict:
     from lammps_uq.extract.cp2k import calculator
 
     atoms = cell.copy()
+    section = {"cutoff": float(cutoff), "eps_scf": 1e-8, "xc_smoothing": smoothing}
     with tempfile.TemporaryDirectory(prefix="cp2k-cutoff-") as folder:
-        with calculator({"cutoff": float(cutoff), "eps_scf": 1e-8}, folder) as calc:
+        with calculator(section, folder) as calc:
             atoms.calc = calc  # the with block ends its cp2k_shell
             start = time.perf_counter()
             energy = atoms.get_potential_energy()
@@ -69,6 +73,7 @@ def table(rows: list[dict], natoms: int) -> list[dict]:
 
 
 MARK = "<!-- cp2k cutoff table -->"
+MARK_UNSMOOTHED = "<!-- cp2k cutoff table, unsmoothed -->"
 
 
 def markdown(data: dict) -> str:
@@ -83,23 +88,28 @@ def markdown(data: dict) -> str:
     return "\n".join(rows)
 
 
-def write_docs(data: dict, page: Path) -> None:
+def write_docs(data: dict, page: Path, mark: str = MARK) -> None:
     text = page.read_text()
-    head, _, rest = text.partition(MARK)
-    _, _, tail = rest.partition(MARK)
-    page.write_text(f"{head}{MARK}\n{markdown(data)}\n{MARK}{tail}")
+    head, _, rest = text.partition(mark)
+    _, _, tail = rest.partition(mark)
+    page.write_text(f"{head}{mark}\n{markdown(data)}\n{mark}{tail}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path,
-                        default=HERE / "results" / "cp2k_cutoff.json")
+    parser.add_argument("-o", "--output", type=Path, help="default: results/cp2k_cutoff.json "
+                        "(--no-xc-smoothing: results/cp2k_cutoff_unsmoothed.json)")
+    parser.add_argument("--no-xc-smoothing", dest="smoothing", action="store_false",
+                        help="the plain XC grid (xc_smoothing = false)")
     parser.add_argument("--cutoffs", type=float, nargs="+", default=DEFAULT_CUTOFFS)
     parser.add_argument("--docs", type=Path, help="only write the table into this page")
     parser.add_argument("--molecules", type=int, default=4, help="molecules of the cell")
     args = parser.parse_args(argv)
+    name = "cp2k_cutoff" if args.smoothing else "cp2k_cutoff_unsmoothed"
+    args.output = args.output or HERE / "results" / f"{name}.json"
     if args.docs:
-        write_docs(json.loads(args.output.read_text()), args.docs)
+        write_docs(json.loads(args.output.read_text()), args.docs,
+                   MARK if args.smoothing else MARK_UNSMOOTHED)
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     cell = carved_cell(args.molecules)
@@ -109,7 +119,7 @@ def main(argv=None) -> int:
         if cutoff in done:
             continue
         print(f"cp2k_cutoff: {cutoff:g} Ry ({len(cell)} atoms) ...", flush=True)
-        data["runs"].append(label(cell, cutoff))
+        data["runs"].append(label(cell, cutoff, args.smoothing))
         data.update(cell={"symbols": cell.get_chemical_symbols(),
                           "length_A": float(cell.cell[0, 0])},
                     table=table(data["runs"], len(cell)))

@@ -55,7 +55,8 @@ def test_input_holds_the_settings_and_a_merged_inp():
 
 
 def test_docs_cutoff_table_is_the_benchmarks_file():
-    """docs/cp2k.md's convergence table is rendered from benchmarks/results/cp2k_cutoff.json."""
+    """docs/cp2k.md's convergence tables are rendered from benchmarks/results/cp2k_cutoff.json
+    and cp2k_cutoff_unsmoothed.json."""
     import importlib.util
     import json
     from pathlib import Path
@@ -65,6 +66,25 @@ def test_docs_cutoff_table_is_the_benchmarks_file():
                                                   root / "benchmarks" / "cp2k_cutoff.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    data = json.loads((root / "benchmarks" / "results" / "cp2k_cutoff.json").read_text())
     page = (root / "docs" / "cp2k.md").read_text()
-    assert page.split(bench.MARK)[1].strip() == bench.markdown(data)
+    for name, mark in (("cp2k_cutoff", bench.MARK),
+                       ("cp2k_cutoff_unsmoothed", bench.MARK_UNSMOOTHED)):
+        data = json.loads((root / "benchmarks" / "results" / f"{name}.json").read_text())
+        assert page.split(mark)[1].strip() == bench.markdown(data), name
+
+
+def test_isolated_atoms_get_their_ground_state_spin():
+    """The loop's E0s with CP2K (learn.e0s): H a doublet and O a triplet, unrestricted, neutral
+    and without stress, whatever the cells' [cp2k] says; other labellers' configs unchanged."""
+    from lammps_uq.learn.e0s import atom_config
+
+    config = {"cp2k": {"cutoff": 300, "multiplicity": 1, "charge": -1, "stress": True}}
+    for symbol, multiplicity in (("H", 2), ("O", 3), ("Cu", 2), ("Ne", 1)):
+        section = atom_config("cp2k", config, symbol)["cp2k"]
+        assert (section["multiplicity"], section["charge"], section["stress"]) == (
+            multiplicity, 0, False), symbol
+        assert section["cutoff"] == 300
+        found = cp2k.options(section)
+        assert found["uks"] is (multiplicity > 1)
+    assert config["cp2k"]["multiplicity"] == 1  # the cells' settings are not touched
+    assert atom_config("xtb", config, "O") is config

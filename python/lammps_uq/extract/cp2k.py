@@ -13,7 +13,7 @@ CP2K's GTH pseudopotentials and MOLOPT basis sets)::
     basis_set_file = "BASIS_MOLOPT"
     pseudo_potential = "GTH-PBE"
     potential_file = "GTH_POTENTIALS"
-    cutoff = 600                          # Ry, plane-wave cutoff of the finest grid
+    cutoff = 800                          # Ry, plane-wave cutoff of the finest grid
     rel_cutoff = 60                       # Ry
     eps_scf = 1e-6
     max_scf = 300                         # a 16-molecule water cell needed more than 100
@@ -56,7 +56,7 @@ DEFAULTS = {
     "command": "cp2k_shell", "functional": "RPBE", "dispersion": "D3",
     "basis_set": "DZVP-MOLOPT-SR-GTH", "basis_set_file": "BASIS_MOLOPT",
     "pseudo_potential": "GTH-PBE", "potential_file": "GTH_POTENTIALS",
-    "cutoff": 600.0, "rel_cutoff": 60.0, "eps_scf": 1e-6, "max_scf": 300, "charge": 0,
+    "cutoff": 800.0, "rel_cutoff": 60.0, "eps_scf": 1e-6, "max_scf": 300, "charge": 0,
     "multiplicity": 1, "stress": False, "smearing": None, "data_dir": "", "xc_smoothing": True,
 }
 INSTALL = ("expected CP2K installed (Debian/Ubuntu: apt-get install cp2k cp2k-data) or "
@@ -116,7 +116,7 @@ def _check_data(folder: Path, key: str, filename: str, name: str, what: str, ele
 
 
 def method(values: dict) -> str:
-    """One line naming the level of theory, e.g. RPBE-D3/DZVP-MOLOPT-SR-GTH/GTH-PBE/600 Ry."""
+    """One line naming the level of theory, e.g. RPBE-D3/DZVP-MOLOPT-SR-GTH/GTH-PBE/800 Ry."""
     dispersion = "" if values["dispersion"] == "none" else f"-{values['dispersion']}"
     return (f"{values['functional']}{dispersion}/{values['basis_set']}/"
             f"{values['pseudo_potential']}/{values['cutoff']:g} Ry")

@@ -3,7 +3,9 @@
 - ``"isolated"`` (default): each element's isolated atom computed once by the loop's own
   labeller (``label.calculator``; one atom in a 12 Å box, not periodic, in a process of its own
   like every label), so that the committee learns the interaction energy of the method it is
-  labelled with and its energy error is a fit error, not an offset of ``E0s = average``;
+  labelled with and its energy error is a fit error, not an offset of ``E0s = average``; with
+  CP2K the atom is computed in its ground-state spin (unrestricted Kohn-Sham, multiplicity
+  from ``ase.data.ground_state_magnetic_moments``: H 2, O 3), neutral, without stress;
 - ``"average"``: mace's own least-squares E0s of the training set;
 - a table, e.g. ``{ H = -10.707, O = -102.571 }`` (eV): given.
 
@@ -65,7 +67,8 @@ def isolated_atoms(cfg, work: Path, elements: list[str], say) -> dict:
     for symbol in sorted(set(elements)):
         atoms = Atoms(symbol, positions=[[BOX / 2] * 3], cell=[BOX] * 3, pbc=False)
         try:
-            result = label_task(atoms, cfg["label.calculator"], config,
+            result = label_task(atoms, cfg["label.calculator"],
+                                atom_config(cfg["label.calculator"], config, symbol),
                                 cfg["label.timeout"] or None, str(work / "e0s" / symbol))
         except Exception as exc:  # noqa: BLE001 - any failure of the labeller stops the loop
             raise LearnStopped(f"e0s: {cfg['label.calculator']} failed on an isolated {symbol} "
@@ -74,6 +77,19 @@ def isolated_atoms(cfg, work: Path, elements: list[str], say) -> dict:
         energies[symbol] = result["energy"]
         say(f"e0s: isolated {symbol} with {cfg['label.calculator']}: {result['energy']:.6f} eV")
     return energies
+
+
+def atom_config(spec: str, config: dict, symbol: str) -> dict:
+    """The labeller's config for one isolated atom: CP2K's ``[cp2k]`` with the atom's
+    ground-state multiplicity (a closed-shell singlet is wrong for H or O), charge 0 and no
+    stress; other labellers' configs as they are."""
+    if spec != "cp2k":
+        return config
+    from ase.data import atomic_numbers, ground_state_magnetic_moments
+
+    spin = int(round(ground_state_magnetic_moments[atomic_numbers[symbol]]))
+    section = dict(config.get("cp2k") or {}, multiplicity=spin + 1, charge=0, stress=False)
+    return dict(config, cp2k=section)
 
 
 def e0s_argument(work: Path) -> str | None:
