@@ -251,6 +251,28 @@ def test_unconverged_scf_is_a_failure_in_cp2ks_words(tmp_path, capsys):
                              "qs_scf.F:"), reason
 
 
+def test_isolated_atoms_for_the_loops_e0s(tmp_path):
+    """learn's E0s with CP2K: an isolated H and O (non-periodic box, as learn.e0s makes them)
+    computed unrestricted in their ground-state spin, energies in eV (the molecular basis sets
+    miss some of an atom's energy: H -12.78 eV with DZVP-MOLOPT-SR-GTH, exact -13.6 eV)."""
+    from ase import Atoms
+
+    from lammps_uq.extract.label_process import label_task
+    from lammps_uq.learn.e0s import BOX, atom_config
+
+    energies = {}
+    for symbol, multiplicity in (("H", 2), ("O", 3)):
+        atoms = Atoms(symbol, positions=[[BOX / 2] * 3], cell=[BOX] * 3, pbc=False)
+        config = atom_config("cp2k", {"cp2k": FAST | {"eps_scf": 1e-6}}, symbol)  # the default
+        energies[symbol] = label_task(atoms, "cp2k", config, None, str(tmp_path / symbol))["energy"]
+        text = (tmp_path / symbol / "cp2k.inp").read_text()
+        assert "UNRESTRICTED_KOHN_SHAM ON" in text and f"MULTIPLICITY {multiplicity}" in text
+        assert "MINIMIZER CG" in text
+    print(f"isolated atoms: {energies}")
+    assert -14.0 < energies["H"] < -11.5  # in Hartree it would be -0.47
+    assert -440.0 < energies["O"] < -400.0  # 6 valence electrons of GTH-PBE O: about -430 eV
+
+
 def test_a_metal_cell_with_smearing(tmp_path):
     """A mixed Cu/Ni fcc cell (4 atoms), Fermi-Dirac smearing: labelled, and CP2K ran it as a
     metal (its output reports the smearing and a Fermi energy).  At this test's 200 Ry the

@@ -86,5 +86,30 @@ def test_isolated_atoms_get_their_ground_state_spin():
         assert section["cutoff"] == 300
         found = cp2k.options(section)
         assert found["uks"] is (multiplicity > 1)
+        assert "MINIMIZER CG" in found["inp"] and found["inp"].count("&OT") == 1
     assert config["cp2k"]["multiplicity"] == 1  # the cells' settings are not touched
     assert atom_config("xtb", config, "O") is config
+    metal = atom_config("cp2k", {"cp2k": {"smearing": {"electronic_temperature": 500.0}}}, "Cu")
+    assert "&OT" not in cp2k.options(metal["cp2k"])["inp"]  # diagonalization
+    mine = "&FORCE_EVAL\n&DFT\n&QS\nEPS_DEFAULT 1.0E-14\n&END QS\n&END DFT\n&END FORCE_EVAL\n"
+    text = cp2k.options(atom_config("cp2k", {"cp2k": {"inp": mine}}, "O")["cp2k"])["inp"]
+    assert "EPS_DEFAULT 1.0E-14" in text and "MINIMIZER CG" in text
+
+
+def test_docs_loop_table_is_the_examples_file():
+    """docs/cp2k.md's and the README's one-iteration table (CP2K next to xTB) is rendered from
+    examples/cp2k_loop/results/cp2k_loop.json, and the run labelled with both."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "run_cp2k_loop", root / "examples" / "cp2k_loop" / "run_cp2k_loop.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    data = json.loads(example.RESULTS.read_text())
+    assert [r["calculator"] for r in data["runs"]] == ["cp2k", "xtb"]
+    assert data["runs"][0]["e0s"]["method"] == "cp2k"
+    for page in (root / "docs" / "cp2k.md", root / "README.md"):
+        assert page.read_text().split(example.MARK)[1].strip() == example.markdown(data), page

@@ -5,7 +5,9 @@
   like every label), so that the committee learns the interaction energy of the method it is
   labelled with and its energy error is a fit error, not an offset of ``E0s = average``; with
   CP2K the atom is computed in its ground-state spin (unrestricted Kohn-Sham, multiplicity
-  from ``ase.data.ground_state_magnetic_moments``: H 2, O 3), neutral, without stress;
+  from ``ase.data.ground_state_magnetic_moments``: H 2, O 3), neutral, without stress, and (OT
+  without smearing) with OT's CG minimizer: DIIS stalled on the O atom's degenerate p shell
+  (300 cycles, not converged);
 - ``"average"``: mace's own least-squares E0s of the training set;
 - a table, e.g. ``{ H = -10.707, O = -102.571 }`` (eV): given.
 
@@ -79,16 +81,25 @@ def isolated_atoms(cfg, work: Path, elements: list[str], say) -> dict:
     return energies
 
 
+ATOM_SCF = ("&FORCE_EVAL\n&DFT\n&SCF\n&OT\nMINIMIZER CG\nPRECONDITIONER FULL_ALL\n&END OT\n"
+            "&END SCF\n&END DFT\n&END FORCE_EVAL\n")
+
+
 def atom_config(spec: str, config: dict, symbol: str) -> dict:
     """The labeller's config for one isolated atom: CP2K's ``[cp2k]`` with the atom's
-    ground-state multiplicity (a closed-shell singlet is wrong for H or O), charge 0 and no
-    stress; other labellers' configs as they are."""
+    ground-state multiplicity (a closed-shell singlet is wrong for H or O), charge 0, no
+    stress and OT's CG minimizer; other labellers' configs as they are."""
     if spec != "cp2k":
         return config
     from ase.data import atomic_numbers, ground_state_magnetic_moments
 
+    from ..extract.cp2k import merged
+
     spin = int(round(ground_state_magnetic_moments[atomic_numbers[symbol]]))
     section = dict(config.get("cp2k") or {}, multiplicity=spin + 1, charge=0, stress=False)
+    if not section.get("smearing"):  # diagonalization has no OT section
+        user = section.get("inp", "")
+        section["inp"] = merged(user, ATOM_SCF) if user.strip() else ATOM_SCF
     return dict(config, cp2k=section)
 
 
