@@ -9,7 +9,7 @@ For each calculator (one after the other, on this machine's cores with nothing e
    committee's test set (one O centre per frame, at the parent's density, the border relaxed
    with the default committee's mean as the loop's cells),
    labelled with ``lammps-uq label --calculator C`` (its defaults: for CP2K RPBE-D3(zero),
-   DZVP-MOLOPT-SR-GTH, GTH-PBE, 600 Ry). The loop's committees learn from these labels only,
+   DZVP-MOLOPT-SR-GTH, GTH-PBE, 800 Ry). The loop's committees learn from these labels only,
    so every label a committee is trained on comes from one method;
 2. **loop**: ``lammps-uq learn`` for one iteration: iteration 0 adopts the default committee
    (the explorer only: it is never trained on), iteration 1 explores the shipped water template
