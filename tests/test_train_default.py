@@ -84,8 +84,9 @@ def test_provenance_figures_are_reproduced_from_the_shipped_files():
 
 @pytest.mark.slow
 def test_calibration_with_the_anomaly_frames_is_reproduced():
-    """calibration.json (alpha and error model) from test.extxyz + anomalies.extxyz split by MD
-    run (issues 16, 23), and the checks on the untouched frames from their own file."""
+    """calibration.json (alpha and error model) from test.extxyz + anomalies.extxyz +
+    anomalies_extra.extxyz split by MD run (issues 16, 23), and the checks on the untouched
+    frames from their own file."""
     import ase.io
 
     from lammps_uq import CommitteeCalculator
@@ -98,7 +99,7 @@ def test_calibration_with_the_anomaly_frames_is_reproduced():
         pytest.skip("no anomaly frames shipped (python -m lammps_uq.committee.default.recalibrate)")
     calc = CommitteeCalculator("default")
     sets, units = [], {}
-    for name in ("test.extxyz", "anomalies.extxyz"):
+    for name in ("test.extxyz", "anomalies.extxyz", "anomalies_extra.extxyz"):
         frames = ase.io.read(folder / name, ":")
         sets.append((name, per_frame(frames, committee_forces(frames, calc))))
         units[name] = frame_units(name, frames)
@@ -107,11 +108,12 @@ def test_calibration_with_the_anomaly_frames_is_reproduced():
     assert calibration["alpha_local"] == pytest.approx(result["alpha_local"], rel=1e-9)
     model = fit_error_models(sets, calibration["error_model"]["q"], units)["local"]["4"]
     numbers = {k: v for k, v in model.items() if isinstance(v, (int, float))}
-    assert model["fit_frames"] + model["conformal_frames"] == 47
+    assert model["fit_frames"] + model["conformal_frames"] == 59
     shipped_model = calibration["error_model"]["local"]["4"]
     assert shipped_model["form"] == model["form"] == "knee"
     assert {k: shipped_model[k] for k in numbers} == pytest.approx(numbers, rel=1e-9)
-    assert (folder / "anomalies.extxyz").stat().st_size < 5 << 20
+    for name in ("anomalies.extxyz", "anomalies_extra.extxyz", "anomalies_untouched.extxyz"):
+        assert (folder / name).stat().st_size < 5 << 20
     provenance = json.loads((folder / "provenance.json").read_text())
     recorded = provenance["calibration"]["error_model_rcut_4"]
     assert {k: recorded[k] for k in numbers} == pytest.approx(numbers, rel=1e-9)
@@ -127,10 +129,10 @@ def test_calibration_with_the_anomaly_frames_is_reproduced():
 
 def test_untouched_frames_and_their_provenance_agree():
     """The error model's test set: 12 frames of kinds the calibration never held, labelled,
-    seeds recorded and disjoint from the calibration's."""
+    seeds recorded and disjoint from the calibration's (both anomaly sets)."""
     import ase.io
 
-    from lammps_uq.committee.default import anomalies, anomalies_untouched
+    from lammps_uq.committee.default import anomalies, anomalies_extra, anomalies_untouched
 
     folder = shipped()
     frames = ase.io.read(folder / "anomalies_untouched.extxyz", ":")
@@ -139,12 +141,14 @@ def test_untouched_frames_and_their_provenance_agree():
     assert made["anomalies"] == [list(a) for a in anomalies_untouched.ANOMALIES]
     assert [(f.info["anomaly"], f.info["strength"]) for f in frames] == [
         tuple(a) for a in anomalies_untouched.ANOMALIES]
-    assert not {a for a, _ in anomalies_untouched.ANOMALIES} & {a for a, _ in anomalies.ANOMALIES}
-    assert not set(made["md_seeds"]) & set(recorded["anomalies.extxyz"]["md_seeds"])
+    for recipe, name in ((anomalies, "anomalies.extxyz"), (anomalies_extra, "anomalies_extra.extxyz")):
+        assert not {a for a, _ in anomalies_untouched.ANOMALIES} & {a for a, _ in recipe.ANOMALIES}
+        assert not set(made["md_seeds"]) & set(recorded[name]["md_seeds"])
+        assert made["placement_seed"] != recorded[name].get("placement_seed", 7)
     assert sorted({f.info["md_seed"] for f in frames}) == made["md_seeds"]
     for atoms in frames:
         counts = np.bincount(atoms.numbers)
-        assert counts[1] == 2 * counts[8]  # an ion pair moves an H, it keeps the count
+        assert counts[1] == 2 * counts[8]  # bends and rotations keep every molecule
         assert atoms.arrays["REF_forces"].shape == (len(atoms), 3)
         assert np.isfinite(atoms.info["REF_energy"]) and atoms.arrays["anomaly"].sum() > 0
 

@@ -1,16 +1,16 @@
 """Recalibrate the default committee: ``python -m lammps_uq.committee.default.recalibrate``.
 
-The last stage after :mod:`.train`, :mod:`.anomalies` and
+The last stage after :mod:`.train`, :mod:`.anomalies`, :mod:`.anomalies_extra` and
 :mod:`.anomalies_untouched`. It evaluates the shipped members on the shipped held-out
-``test.extxyz`` (equilibrium and hot, dense or sparse frames) and on the xTB-labelled anomaly
-frames (the calibration), and on ``anomalies_untouched.extxyz`` (evaluation only), and writes
-into the committee's folder:
+``test.extxyz`` (equilibrium and hot, dense or sparse frames) and on the two xTB-labelled sets
+of anomaly frames (the calibration), and on ``anomalies_untouched.extxyz`` (evaluation only),
+and writes into the committee's folder:
 
 - ``calibration.json``: α per level (Eq. 3, all calibration frames) and, at every rcut, the
   error model fitted on one half of the MD runs with its conformal bound calibrated on the
   other half (:mod:`lammps_uq.science.conformal`);
-- ``anomalies.extxyz`` and ``anomalies_untouched.extxyz``: the frames (positions,
-  REF_forces, the anomaly mask);
+- ``anomalies.extxyz``, ``anomalies_extra.extxyz`` and ``anomalies_untouched.extxyz``: the
+  frames (positions, REF_forces, the anomaly mask);
 - ``provenance.json``: a ``calibration`` section with the s^loc range of each set, the split,
   and the checks of :mod:`.error_checks` (the untouched frames, the calibration's held-out
   folds, the tail).
@@ -58,7 +58,7 @@ def slim_anomalies(frames):
     return frames
 
 
-def recalibrate(anomalies: Path, untouched: Path, out: Path, q: float = 0.9,
+def recalibrate(anomalies: Path, extra: Path, untouched: Path, out: Path, q: float = 0.9,
                 cache: Path | None = None) -> dict:
     import ase.io
 
@@ -70,7 +70,8 @@ def recalibrate(anomalies: Path, untouched: Path, out: Path, q: float = 0.9,
     paths = sorted(out.glob("member_*.model"))
     old = json.loads((out / "calibration.json").read_text())
     frames_of = {"test.extxyz": ase.io.read(out / "test.extxyz", ":"),
-                 "anomalies.extxyz": slim_anomalies(ase.io.read(anomalies, ":"))}
+                 "anomalies.extxyz": slim_anomalies(ase.io.read(anomalies, ":")),
+                 "anomalies_extra.extxyz": slim_anomalies(ase.io.read(extra, ":"))}
     sets = [(name, committee_levels(frames, paths, DEFAULT_RCUTS,
                                     cache and cache / f"forces_{name}.npz"))
             for name, frames in frames_of.items()]
@@ -88,16 +89,17 @@ def recalibrate(anomalies: Path, untouched: Path, out: Path, q: float = 0.9,
     checks = {"untouched": error_checks.untouched(test_frames, test_levels, model),
               "calibration_held_out": error_checks.calibration_held_out(sets, units, q),
               "tail": error_checks.tail(model)}
-    ase.io.write(out / "anomalies.extxyz", frames_of["anomalies.extxyz"])
+    for name in ("anomalies.extxyz", "anomalies_extra.extxyz"):
+        ase.io.write(out / name, frames_of[name])
     ase.io.write(out / "anomalies_untouched.extxyz", test_frames)
-    write_calibration(result, out, frames="test.extxyz, anomalies.extxyz",
+    write_calibration(result, out, frames=", ".join(frames_of),
                       n_frames=sum(len(f) for f in frames_of.values()))
     plot_calibration(levels, result, out / "calibration.png")
     return write_provenance(out, result, frames_of, checks)
 
 
 def write_provenance(out: Path, result: dict, frames_of: dict, checks: dict) -> dict:
-    from . import anomalies as recipe, anomalies_untouched
+    from . import anomalies as recipe, anomalies_extra, anomalies_untouched
     from .train import XTB
 
     provenance = json.loads((out / "provenance.json").read_text())
@@ -110,6 +112,8 @@ def write_provenance(out: Path, result: dict, frames_of: dict, checks: dict) -> 
                                       "anomalies": recipe.ANOMALIES, "md": recipe.MD,
                                       "md_seeds": recipe.MD_SEEDS, "labels": XTB,
                                       "n_frames": len(frames_of["anomalies.extxyz"])},
+                 "anomalies_extra.extxyz": {**anomalies_extra.provenance(), "labels": XTB,
+                                            "n_frames": len(frames_of["anomalies_extra.extxyz"])},
                  "anomalies_untouched.extxyz": {**anomalies_untouched.provenance(),
                                                 "labels": XTB}},
         "split": result["error_model"]["split"],
@@ -128,6 +132,9 @@ def main(argv=None) -> int:
     parser.add_argument("--anomalies", type=Path, default=Path("anomalies_work/anomalies.extxyz"),
                         help="xTB-labelled anomaly frames "
                              "(python -m lammps_uq.committee.default.anomalies)")
+    parser.add_argument("--extra", type=Path, default=Path("anomalies_work/extra.extxyz"),
+                        help="more xTB-labelled anomaly frames, other kinds "
+                             "(python -m lammps_uq.committee.default.anomalies_extra)")
     parser.add_argument("--untouched", type=Path, default=Path("anomalies_work/untouched.extxyz"),
                         help="xTB-labelled frames for evaluation only "
                              "(python -m lammps_uq.committee.default.anomalies_untouched)")
@@ -138,7 +145,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
-    summary = recalibrate(args.anomalies, args.untouched, args.out, args.quantile, args.cache)
+    summary = recalibrate(args.anomalies, args.extra, args.untouched, args.out, args.quantile,
+                          args.cache)
     checks = summary["checks"]
     print(json.dumps({"model": summary["error_model_rcut_4"], "tail": checks["tail"],
                       "calibration_held_out": checks["calibration_held_out"]["overall"],
