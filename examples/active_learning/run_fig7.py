@@ -64,8 +64,24 @@ def label_frames(conditions, per_run: int, path: Path) -> None:
             k += 1
 
 
+def copy_shipped(out: Path) -> bool:
+    """``OUT/data`` from ``data/`` (the sets and start frames this script made once, committed
+    with their provenance, ``data/README.md``): ~22 min of xTB labels saved per fresh machine."""
+    names = ["initial.extxyz", "test.extxyz"] + [
+        f"starts/start_{k:02d}.data" for k in range(STARTS["frames"])]
+    if not all((HERE / "data" / name).is_file() for name in names):
+        return False
+    for name in names:
+        if not (out / "data" / name).exists():
+            (out / "data" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(HERE / "data" / name, out / "data" / name)
+    return True
+
+
 def make_data(out: Path, tiny: bool) -> None:
     """The initial and the test set, labelled side by side in two fresh processes."""
+    if not tiny and copy_shipped(out):
+        return
     jobs = [(HOT, 2 if tiny else 10, out / "data" / "initial.extxyz"),
             (TARGET[:1] if tiny else TARGET, 1 if tiny else 8, out / "data" / "test.extxyz")]
     context = multiprocessing.get_context("spawn")
@@ -95,9 +111,11 @@ def make_starts(out: Path, tiny: bool) -> None:
 
 
 def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int | None,
-               first: int | None = None) -> Path:
+               first: int | None = None, iteration0: Path | None = None) -> Path:
     """``OUT/<selection>_seed<seed>.toml``. Every loop but the first seed's uncertainty loop
-    adopts the iteration-0 committee of ``uncertainty_seed<first>`` (default: its own seed's)."""
+    adopts the iteration-0 committee of ``uncertainty_seed<first>`` (default: its own seed's);
+    with ``iteration0``, both arms adopt ``ITERATION0/iteration0_seed<first>`` where a
+    published run left one (``--publish``)."""
     text = (HERE / "learn_water.toml").read_text()
     for old, new in (TINY.items() if tiny else []):
         text = text.replace(old, new)
@@ -108,9 +126,15 @@ def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int
     text = text.replace('selection = "uncertainty"', f'selection = "{selection}"')
     text = text.replace("seed = 1", f"seed = {seed}")
     owner = seed if first is None else first
-    if selection != ARMS[0] or seed != owner:  # the iteration-0 committee of the first loop
-        text = text.replace("\n[explore]", f'\ninitial_committee = "{ARMS[0]}_seed{owner}/iter_000/'
-                            'committee/member_*.model"\n\n[explore]', 1)
+    shipped = iteration0 / f"iteration0_seed{owner}" if iteration0 else None
+    if shipped and list(shipped.glob("member_*.model")):  # published by an earlier run
+        initial = f"{shipped}/member_*.model"
+    elif selection != ARMS[0] or seed != owner:  # the iteration-0 committee of the first loop
+        initial = f"{ARMS[0]}_seed{owner}/iter_000/committee/member_*.model"
+    else:
+        initial = ""
+    if initial:
+        text = text.replace("\n[explore]", f'\ninitial_committee = "{initial}"\n\n[explore]', 1)
     path = out / f"{selection}_seed{seed}.toml"
     path.write_text(text)
     return path
@@ -190,10 +214,30 @@ def publish(out: Path, dest: Path, seeds: list[int]) -> None:
         for arm in ARMS:
             shutil.copyfile(out / f"{arm}_seed{seed}.toml", dest / f"{arm}_seed{seed}.toml")
             publish_arm(out / f"{arm}_seed{seed}", dest / f"{arm}_seed{seed}")
+        publish_committee(out / f"{ARMS[0]}_seed{seed}" / "iter_000",
+                          dest / f"iteration0_seed{seed}")
     for name in ("score.json", "score.png"):
         if (out / name).exists():
             shutil.copyfile(out / name, dest / name)
     print(f"fig7: results copied to {dest}", flush=True)
+
+
+def publish_committee(folder: Path, dest: Path) -> None:
+    """The members (each under 5 MB) and calibration of ``folder/committee`` into ``dest``, and
+    the iteration they are from (``ITERATION``)."""
+    files = sorted((folder / "committee").glob("member_*.model"))
+    if not files:
+        return
+    files += [folder / "committee" / "calibration.json"]
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob("*"):
+        old.unlink()
+    for path in files:
+        if path.exists() and path.stat().st_size >= 5 << 20:
+            raise SystemExit(f"fig7: {path} is over 5 MB; not copied")
+        if path.exists():
+            shutil.copyfile(path, dest / path.name)
+    (dest / "ITERATION").write_text(folder.name + "\n")
 
 
 def publish_arm(work: Path, dest: Path) -> None:
@@ -209,14 +253,7 @@ def publish_arm(work: Path, dest: Path) -> None:
     done = [f for f in folders if list((f / "committee").glob("member_*.model"))
             and (f / "test_errors.json").exists()]
     if done:
-        (dest / "final_committee").mkdir(parents=True, exist_ok=True)
-        for old in (dest / "final_committee").glob("*"):
-            old.unlink()
-        for model in (done[-1] / "committee").glob("*"):
-            if model.stat().st_size >= 5 << 20:
-                raise SystemExit(f"fig7: {model} is over 5 MB; not copied")
-            shutil.copyfile(model, dest / "final_committee" / model.name)
-        (dest / "final_committee" / "ITERATION").write_text(done[-1].name + "\n")
+        publish_committee(done[-1], dest / "final_committee")
 
 
 def main(argv=None) -> int:
@@ -229,6 +266,9 @@ def main(argv=None) -> int:
     parser.add_argument("--shared-start", action="store_true",
                         help="every seed starts from the first seed's iteration-0 committee "
                              "(trained once: ~30 min of the 2-core budget per seed saved)")
+    parser.add_argument("--iteration0", type=Path, default=None, metavar="DIR",
+                        help="adopt DIR/iteration0_seedS/ (published by --publish) as seed S's "
+                             "iteration-0 committee where it exists, instead of training it")
     parser.add_argument("--publish", type=Path, default=None, metavar="DEST",
                         help="only copy the results so far into DEST (e.g. "
                              "examples/active_learning/results)")
@@ -249,7 +289,8 @@ def main(argv=None) -> int:
         for seed in args.seeds:
             for selection in ARMS:
                 config = config_for(out, selection, seed, args.tiny, level,
-                                    args.seeds[0] if args.shared_start else None)
+                                    args.seeds[0] if args.shared_start else None,
+                                    args.iteration0 and args.iteration0.resolve())
                 print(f"fig7: {selection} seed {seed}, iterations 1..{level} "
                       f"({time.monotonic() - start:.0f} s)", flush=True)
                 subprocess.run(lammps_uq + ["learn", str(config)], cwd=out, check=False)
