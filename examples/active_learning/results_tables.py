@@ -2,10 +2,13 @@
 
     python examples/active_learning/results_tables.py            # print them
     python examples/active_learning/results_tables.py --docs     # rewrite docs' block
+    python examples/active_learning/results_tables.py --results results/walkers --docs
 
 The mechanism check (``results/selection_check_seedS.json``, ``selection_check.py``) and the
 primary and bulk endpoints (``results/score.json``, ``score.py``), between the markers below in
 docs/active_learning.md; ``tests/test_score.py`` checks that the page holds exactly this text.
+A run published into a subfolder of ``results/`` (``--results``) has its own block, whose
+markers name the subfolder.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ RESULTS = HERE / "results"
 PAGE = HERE.parents[1] / "docs" / "active_learning.md"
 BEGIN = "<!-- results_tables.py: begin -->"
 END = "<!-- results_tables.py: end -->"
+
+
+def markers(results: Path = RESULTS) -> tuple[str, str]:
+    """The block's markers: BEGIN and END, naming the subfolder of ``results/`` if it is one."""
+    if results.resolve() == RESULTS or RESULTS not in results.resolve().parents:
+        return BEGIN, END
+    tag = results.resolve().relative_to(RESULTS).as_posix()
+    return f"<!-- results_tables.py {tag}: begin -->", f"<!-- results_tables.py {tag}: end -->"
 
 
 def mechanism_table(results: Path, seeds: list[str]) -> list[str]:
@@ -53,6 +64,9 @@ def endpoint_table(score: dict) -> list[str]:
 
 def summary_lines(score: dict) -> list[str]:
     def line(what: str, stats: dict, unit: str, digits: int) -> str:
+        if stats["sd"] is None:  # one seed so far: no spread, no test
+            return (f"- {what}: d = {stats['mean']:+.{digits}f} {unit} (1 seed: no SD and no "
+                    f"test yet), uncertainty lower in {stats['uncertainty_lower']} of 1")
         return (f"- {what}: d = {stats['mean']:+.{digits}f} ± {stats['sd']:.{digits}f} {unit} "
                 f"(mean ± SD over {stats['seeds']} seeds), uncertainty lower in "
                 f"{stats['uncertainty_lower']} of {stats['seeds']}, one-sided Wilcoxon p = "
@@ -71,21 +85,25 @@ def summary_lines(score: dict) -> list[str]:
 def block(results: Path = RESULTS) -> str:
     score = json.loads((results / "score.json").read_text())
     seeds = list(score["curves"])
-    lines = [BEGIN, "", *mechanism_table(results, seeds), "", *endpoint_table(score), "",
-             *summary_lines(score), "", END]
+    begin, end = markers(results)
+    lines = [begin, "", *mechanism_table(results, seeds), "", *endpoint_table(score), "",
+             *summary_lines(score), "", end]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", action="store_true", help=f"rewrite the block in {PAGE.name}")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="a published run: results/ or a subfolder of it")
     args = parser.parse_args(argv)
-    text = block()
+    text = block(args.results.resolve())
     if not args.docs:
         print(text)
         return 0
     page = PAGE.read_text(encoding="utf-8")
-    start, end = page.index(BEGIN), page.index(END) + len(END)
+    begin, end = markers(args.results)
+    start, end = page.index(begin), page.index(end) + len(end)
     PAGE.write_text(page[:start] + text + page[end:], encoding="utf-8")
     return 0
 
