@@ -141,7 +141,8 @@ def test_untouched_frames_and_their_provenance_agree():
     assert made["anomalies"] == [list(a) for a in anomalies_untouched.ANOMALIES]
     assert [(f.info["anomaly"], f.info["strength"]) for f in frames] == [
         tuple(a) for a in anomalies_untouched.ANOMALIES]
-    for recipe, name in ((anomalies, "anomalies.extxyz"), (anomalies_extra, "anomalies_extra.extxyz")):
+    for recipe, name in ((anomalies, "anomalies.extxyz"),
+                         (anomalies_extra, "anomalies_extra.extxyz")):
         assert not {a for a, _ in anomalies_untouched.ANOMALIES} & {a for a, _ in recipe.ANOMALIES}
         assert not set(made["md_seeds"]) & set(recorded[name]["md_seeds"])
         assert made["placement_seed"] != recorded[name].get("placement_seed", 7)

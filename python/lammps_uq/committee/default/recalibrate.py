@@ -106,7 +106,8 @@ def write_provenance(out: Path, result: dict, frames_of: dict, checks: dict) -> 
     provenance["alpha"] = {"structure": result["alpha_structure"], "atom": result["alpha_atom"],
                            "local": result["alpha_local"], "default": result["alpha_default"]}
     provenance["calibration"] = {
-        "made_by": "python -m lammps_uq.committee.default.recalibrate", "date": time.strftime("%Y-%m-%d"),
+        "made_by": "python -m lammps_uq.committee.default.recalibrate",
+        "date": time.strftime("%Y-%m-%d"),
         "sets": {"test.extxyz": "the held-out test set (see data.test_set)",
                  "anomalies.extxyz": {"made_by": "python -m lammps_uq.committee.default.anomalies",
                                       "anomalies": recipe.ANOMALIES, "md": recipe.MD,
