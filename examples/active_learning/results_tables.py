@@ -84,7 +84,9 @@ def summary_lines(score: dict) -> list[str]:
 
 def block(results: Path = RESULTS) -> str:
     score = json.loads((results / "score.json").read_text())
-    seeds = list(score["curves"])
+    checked = sorted(int(path.stem[len("selection_check_seed"):])
+                     for path in results.glob("selection_check_seed*.json"))
+    seeds = [str(s) for s in checked]  # a seed may be checked before its endpoint is scored
     begin, end = markers(results)
     lines = [begin, "", *mechanism_table(results, seeds), "", *endpoint_table(score), "",
              *summary_lines(score), "", end]
