@@ -88,13 +88,6 @@ def markdown(data: dict) -> str:
     return "\n".join(rows)
 
 
-def write_docs(data: dict, page: Path, mark: str = MARK) -> None:
-    text = page.read_text()
-    head, _, rest = text.partition(mark)
-    _, _, tail = rest.partition(mark)
-    page.write_text(f"{head}{mark}\n{markdown(data)}\n{mark}{tail}")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, help="default: results/cp2k_cutoff.json "
@@ -108,8 +101,10 @@ def main(argv=None) -> int:
     name = "cp2k_cutoff" if args.smoothing else "cp2k_cutoff_unsmoothed"
     args.output = args.output or HERE / "results" / f"{name}.json"
     if args.docs:
-        write_docs(json.loads(args.output.read_text()), args.docs,
-                   MARK if args.smoothing else MARK_UNSMOOTHED)
+        from lammps_uq.docs_blocks import write_between
+
+        mark = MARK if args.smoothing else MARK_UNSMOOTHED
+        write_between(args.docs, mark, mark, markdown(json.loads(args.output.read_text())))
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     cell = carved_cell(args.molecules)

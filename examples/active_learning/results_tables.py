@@ -103,10 +103,10 @@ def main(argv=None) -> int:
     if not args.docs:
         print(text)
         return 0
-    page = PAGE.read_text(encoding="utf-8")
+    from lammps_uq.docs_blocks import write_between
+
     begin, end = markers(args.results)
-    start, end = page.index(begin), page.index(end) + len(end)
-    PAGE.write_text(page[:start] + text + page[end:], encoding="utf-8")
+    write_between(PAGE, begin, end, text[len(begin) + 1:len(text) - len(end) - 1])
     return 0
 
 

@@ -66,7 +66,7 @@ def label_frames(conditions, per_run: int, path: Path) -> None:
 
 def copy_shipped(out: Path) -> bool:
     """``OUT/data`` from ``data/`` (the sets and start frames this script made once, committed
-    with their provenance, ``data/README.md``): ~22 min of xTB labels saved per fresh machine."""
+    with their provenance, ``data/README.md``): ~10 min of xTB labels saved per fresh machine."""
     names = ["initial.extxyz", "test.extxyz"] + [
         f"starts/start_{k:02d}.data" for k in range(STARTS["frames"])]
     if not all((HERE / "data" / name).is_file() for name in names):
@@ -228,15 +228,14 @@ def publish_committee(folder: Path, dest: Path) -> None:
     files = sorted((folder / "committee").glob("member_*.model"))
     if not files:
         return
-    files += [folder / "committee" / "calibration.json"]
+    files += [path for path in [folder / "committee" / "calibration.json"] if path.exists()]
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("*"):
         old.unlink()
     for path in files:
-        if path.exists() and path.stat().st_size >= 5 << 20:
+        if path.stat().st_size >= 5 << 20:
             raise SystemExit(f"fig7: {path} is over 5 MB; not copied")
-        if path.exists():
-            shutil.copyfile(path, dest / path.name)
+        shutil.copyfile(path, dest / path.name)
     (dest / "ITERATION").write_text(folder.name + "\n")
 
 

@@ -140,12 +140,6 @@ def markdown(data: dict) -> str:
     return "\n".join(rows)
 
 
-def write_docs(page: Path) -> None:
-    head, _, rest = page.read_text().partition(MARK)
-    _, _, tail = rest.partition(MARK)
-    page.write_text(f"{head}{MARK}\n{markdown(json.loads(RESULTS.read_text()))}\n{MARK}{tail}")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("cp2k_loop_work"))
@@ -160,8 +154,10 @@ def main(argv=None) -> int:
                         "pages (between two MARK lines)")
     args = parser.parse_args(argv)
     if args.docs:
+        from lammps_uq.docs_blocks import write_between
+
         for page in args.docs:
-            write_docs(page)
+            write_between(page, MARK, MARK, markdown(json.loads(RESULTS.read_text())))
         return 0
     args.work = args.work.resolve()
     runs = [run_one(args, c) for c in args.calculator]
