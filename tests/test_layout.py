@@ -17,8 +17,8 @@ import lammps_uq
 ROOT = Path(lammps_uq.__file__).resolve().parent  # the tree itself, not a venv of symlinks
 # bottom to top: a module may import its own layer and the layers below it
 LAYERS = ["base", "science", "committee", "inputs", "extract", "fix", "learn", "cli"]
-BASE = {"lammps_uq", "lammps_uq._plugin", "lammps_uq.errors", "lammps_uq.exits",
-        "lammps_uq.testing"}
+BASE = {"lammps_uq", "lammps_uq._plugin", "lammps_uq.docs_blocks", "lammps_uq.errors",
+        "lammps_uq.exits", "lammps_uq.testing"}
 MODULE = r"lammps_uq(?:\.\w+)+"
 WHOLE = re.compile(rf"({MODULE})(?::\w+)?")  # a string that is a module or module:function
 DASH_M = re.compile(rf"-m\s+({MODULE})")  # python -m MODULE inside a longer string
