@@ -115,7 +115,7 @@ def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int
     """``OUT/<selection>_seed<seed>.toml``. Every loop but the first seed's uncertainty loop
     adopts the iteration-0 committee of ``uncertainty_seed<first>`` (default: its own seed's);
     with ``iteration0``, both arms adopt ``ITERATION0/iteration0_seed<first>`` where a
-    published run left one (``--publish``)."""
+    published run left one (``--publish``) and the loop did not train its own."""
     text = (HERE / "learn_water.toml").read_text()
     for old, new in (TINY.items() if tiny else []):
         text = text.replace(old, new)
@@ -127,7 +127,7 @@ def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int
     text = text.replace("seed = 1", f"seed = {seed}")
     owner = seed if first is None else first
     shipped = iteration0 / f"iteration0_seed{owner}" if iteration0 else None
-    if shipped and list(shipped.glob("member_*.model")):  # published by an earlier run
+    if shipped and list(shipped.glob("member_*.model")) and not trained_here(out, owner):
         initial = f"{shipped}/member_*.model"
     elif selection != ARMS[0] or seed != owner:  # the iteration-0 committee of the first loop
         initial = f"{ARMS[0]}_seed{owner}/iter_000/committee/member_*.model"
@@ -138,6 +138,13 @@ def config_for(out: Path, selection: str, seed: int, tiny: bool, iterations: int
     path = out / f"{selection}_seed{seed}.toml"
     path.write_text(text)
     return path
+
+
+def trained_here(out: Path, owner: int) -> bool:
+    """Whether ``uncertainty_seed<owner>`` began by training its own iteration 0: such a loop
+    goes on with it (a published copy of it is the same committee, bit for bit)."""
+    config = out / f"{ARMS[0]}_seed{owner}" / "config.toml"
+    return config.exists() and "initial_committee" not in config.read_text()
 
 
 def report(out: Path, seed: int, lammps_uq: list[str]) -> None:
