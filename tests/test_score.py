@@ -153,3 +153,31 @@ def test_docs_tables_are_the_result_files(tmp_path):
     result["paired_difference"]["3"] += 0.001
     (changed / "score.json").write_text(json.dumps(result))
     assert tables.block(changed) != shown
+
+
+def test_mechanism_table_pools_the_cells_of_every_seed(tmp_path):
+    """The decision rule's pooled row: medians over the cells of all seeds at an iteration."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "results_tables", Path(score.HERE) / "results_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+
+    def arm(errors):
+        cells = [{"core_error": e, "s_loc_centre": e / 10} for e in errors]
+        return {"n": len(cells), "cells": cells, "median_core_error": float(np.median(errors)),
+                "median_s_loc_centre": float(np.median(errors)) / 10}
+
+    for seed, unc, rnd in ((1, [3.0, 4.0, 5.0], [1.0, 1.0]), (2, [6.0, 7.0], [1.0, 2.0, 2.0])):
+        row = {"iteration": 1, "ratio": np.median(unc) / np.median(rnd), "mannwhitney_p": 0.5,
+               "uncertainty": arm(unc), "random": arm(rnd)}
+        (tmp_path / f"selection_check_seed{seed}.json").write_text(
+            json.dumps({"iterations": [row]}))
+    rows = tables.mechanism_table(tmp_path, ["1", "2"])
+    assert len(rows) == 2 + 2 + 1
+    assert rows[-1].startswith("| pooled (1, 2) | 1 | 5 / 5 | 5.000 / 1.000 | 5.00 | "
+                               "0.500 / 0.100 |")
+    pooled = tables.pooled_row(1, [json.loads((tmp_path / f"selection_check_seed{s}.json")
+                                              .read_text())["iterations"][0] for s in (1, 2)])
+    assert 0 < pooled["mannwhitney_p"] < 0.01  # every pooled unc error above every rnd one

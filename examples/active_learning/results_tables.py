@@ -33,17 +33,48 @@ def markers(results: Path = RESULTS) -> tuple[str, str]:
 
 
 def mechanism_table(results: Path, seeds: list[str]) -> list[str]:
+    """One row per seed and iteration, then per iteration checked in 2 seeds or more the cells
+    of all those seeds pooled (the decision rule's row: 10 cells per arm and seed are few)."""
     rows = ["| seed | iteration | cells unc / rnd | core force error, eV/Å: unc / rnd | ratio | "
             "s^loc at the centre: unc / rnd | Mann–Whitney p |", "|---|---|---|---|---|---|---|"]
+    pooled: dict[int, list] = {}
     for seed in seeds:
         check = json.loads((results / f"selection_check_seed{seed}.json").read_text())
         for row in check["iterations"]:
-            u, r = row["uncertainty"], row["random"]
-            rows.append(f"| {seed} | {row['iteration']} | {u['n']} / {r['n']} | "
-                        f"{u['median_core_error']:.3f} / {r['median_core_error']:.3f} | "
-                        f"{row['ratio']:.2f} | {u['median_s_loc_centre']:.3f} / "
-                        f"{r['median_s_loc_centre']:.3f} | {row['mannwhitney_p']:.2g} |")
+            pooled.setdefault(row["iteration"], []).append((seed, row))
+            rows.append(row_cells(seed, row))
+    for k, found in sorted(pooled.items()):
+        if len(found) > 1:
+            rows.append(row_cells(f"pooled ({', '.join(s for s, _ in found)})",
+                                  pooled_row(k, [row for _, row in found])))
     return rows
+
+
+def row_cells(seed: str, row: dict) -> str:
+    u, r = row["uncertainty"], row["random"]
+    return (f"| {seed} | {row['iteration']} | {u['n']} / {r['n']} | "
+            f"{u['median_core_error']:.3f} / {r['median_core_error']:.3f} | "
+            f"{row['ratio']:.2f} | {u['median_s_loc_centre']:.3f} / "
+            f"{r['median_s_loc_centre']:.3f} | {row['mannwhitney_p']:.2g} |")
+
+
+def pooled_row(k: int, rows: list[dict]) -> dict:
+    """The check's row at iteration ``k`` over the cells of every seed in ``rows``."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    arms = {}
+    for arm in ("uncertainty", "random"):
+        cells = [cell for row in rows for cell in row[arm]["cells"]]
+        arms[arm] = {"n": len(cells),
+                     "errors": [c["core_error"] for c in cells],
+                     "median_core_error": float(np.median([c["core_error"] for c in cells])),
+                     "median_s_loc_centre": float(np.median([c["s_loc_centre"]
+                                                             for c in cells]))}
+    u, r = arms["uncertainty"], arms["random"]
+    p = mannwhitneyu(u["errors"], r["errors"], alternative="greater").pvalue
+    return {"iteration": k, "ratio": u["median_core_error"] / r["median_core_error"],
+            "mannwhitney_p": float(p), **arms}
 
 
 def endpoint_table(score: dict) -> list[str]:
@@ -79,7 +110,31 @@ def summary_lines(score: dict) -> list[str]:
             line("Bulk frames, energy MAE with the per-frame offset removed",
                  bulk["energy_mae_offset_removed_paired"]["across_seeds"], "eV/atom", 5),
             f"- The shipped default committee: hard set {default['hard_core_mae']:.3f} eV/Å, "
-            f"bulk force MAE {default['force_mae']:.4f} eV/Å"]
+            f"bulk force MAE {default['force_mae']:.4f} eV/Å", default_comparison(score)]
+
+
+def default_comparison(score: dict) -> str:
+    """Item 6: the final committee of every seed and arm (its last iteration) against the
+    shipped default, on the hard set, the bulk forces and the offset-removed bulk energies."""
+    default, finals = score["shipped_default"], {"hard": [], "force": [], "energy": []}
+    for seed, arms in score["curves"].items():
+        for arm, curve in arms.items():
+            last = max(curve, key=int)
+            bulk = score["bulk_test"]["curves"][seed][arm][last]
+            finals["hard"].append(curve[last])
+            finals["force"].append(bulk["force_mae"])
+            finals["energy"].append(bulk["energy_mae_offset_removed"])
+
+    def versus(values: list, reference: float, unit: str, digits: int) -> str:
+        low, high = min(values), max(values)
+        verb = "beat" if high < reference else "fall short of" if low > reference else "straddle"
+        return (f"{low:.{digits}f}–{high:.{digits}f} {unit} ({verb} the default's "
+                f"{reference:.{digits}f})")
+    return (f"- Item 6, the {len(finals['hard'])} final committees (last iteration of every seed "
+            f"and arm): hard set {versus(finals['hard'], default['hard_core_mae'], 'eV/Å', 3)}; "
+            f"bulk forces {versus(finals['force'], default['force_mae'], 'eV/Å', 4)}; bulk "
+            "energies, offset removed, "
+            + versus(finals["energy"], default["energy_mae_offset_removed"], "eV/atom", 5))
 
 
 def block(results: Path = RESULTS) -> str:
