@@ -1,6 +1,7 @@
 """The primary endpoint of the Fig. 7 experiment (issue 22), across seeds.
 
     python examples/active_learning/score.py OUT --seeds 1 2 3 4 5 [--hard HARD.extxyz] [--rcut 4]
+    python examples/active_learning/score.py RESULTS --replot   # score.png from score.json
 
 For every seed S, arm (``uncertainty_seedS``, ``random_seedS`` in ``OUT``, made by
 ``run_fig7.py``) and iteration k with a committee: the **hard-set core force MAE** — for each
@@ -14,7 +15,8 @@ Per seed, the paired difference d_S = mean over the iterations k >= 1 that both 
 (uncertainty - random).  Across seeds: mean and SD of d_S, the number of seeds where
 uncertainty is lower, a one-sided Wilcoxon signed-rank test and a one-sided sign test (H1:
 uncertainty lower).  Written to ``OUT/score.json`` and drawn in ``OUT/score.png`` (every
-seed, both arms; the differences with their mean and SD; axes from 0).
+seed, both arms, each arm's mean ± SD over the seeds; the differences with their mean ± SD;
+axes from 0).
 
 Secondary, the same analysis of the bulk test frames (``test_errors.json``: force MAE, and the
 energy MAE per atom with the mean per-atom offset over the frames removed), and the shipped
@@ -139,29 +141,45 @@ def across_seeds(differences: dict[int, float]) -> dict:
     return out
 
 
-def plot(curves: dict[int, dict], differences: dict[int, float], path: Path) -> None:
+def plot(curves: dict, differences: dict, path: Path) -> None:
+    """Left: every seed's curve of each arm (thin) and each arm's mean ± SD over the seeds
+    (error bars); right: every seed's paired difference and their mean ± SD.  Axes from 0."""
     from lammps_uq.science.plots import _pyplot
 
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    for seed, arms in curves.items():
-        for arm, style in zip(ARMS, ("-", "--")):
-            ks = sorted(arms[arm])
-            left.plot(ks, [arms[arm][k] for k in ks], style, marker="o",
-                      label=f"{arm} seed {seed}")
-    left.set(xlabel="iteration", ylabel="hard-set core force MAE (eV/Å)", ylim=(0, None))
-    left.legend(fontsize=7)
-    seeds = list(differences)
-    right.bar([str(s) for s in seeds], [differences[s] for s in seeds])
-    if len(seeds) > 1:
-        d = np.array([differences[s] for s in seeds])
-        right.axhline(d.mean(), color="k")
-        right.axhspan(d.mean() - d.std(ddof=1), d.mean() + d.std(ddof=1), alpha=0.2)
-    right.axhline(0, color="grey", lw=0.5)
-    right.set(xlabel="seed", ylabel="uncertainty - random, mean over k >= 1 (eV/Å)")
+    for arm, colour, style, shift in zip(ARMS, ("C0", "C1"), ("-", "--"), (-0.04, 0.04)):
+        per_seed = [{int(k): v for k, v in arms[arm].items()} for arms in curves.values()]
+        for curve in per_seed:
+            ks = sorted(curve)
+            left.plot(ks, [curve[k] for k in ks], style, color=colour, alpha=0.35, lw=1)
+        ks = sorted(set().union(*per_seed)) if per_seed else []
+        values = [[c[k] for c in per_seed if k in c] for k in ks]
+        left.errorbar([k + shift for k in ks], [np.mean(v) for v in values],
+                      yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for v in values],
+                      color=colour, lw=2, capsize=4, marker="o",
+                      label=f"{arm}: mean ± SD over {len(per_seed)} seeds (thin: each seed)")
+    left.set(xlabel="iteration k", ylabel="hard-set core force MAE (eV/Å)", ylim=(0, None))
+    left.set_xticks(sorted({int(k) for arms in curves.values() for c in arms.values()
+                            for k in c}))
+    left.legend(fontsize=7, loc="lower left")
+    names = [str(s) for s in differences]
+    d = np.array([differences[s] for s in differences])
+    right.bar(names, d, color="grey")
+    if len(d) > 1:
+        right.bar(["mean"], [d.mean()], yerr=[d.std(ddof=1)], capsize=6, color="k")
+    right.axhline(0, color="k", lw=0.5)
+    right.set(xlabel="seed", ylabel="uncertainty − random, mean over k ≥ 1 (eV/Å)",
+              title="below 0: uncertainty better")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def replot(results: Path) -> None:
+    """``score.png`` again from ``results/score.json`` (a published run has no committees)."""
+    result = json.loads((results / "score.json").read_text())
+    plot(result["curves"], result["paired_difference"], results / "score.png")
 
 
 def score(out: Path, seeds: list[int], hard_path: Path, rcut: float) -> dict:
@@ -195,7 +213,7 @@ def score(out: Path, seeds: list[int], hard_path: Path, rcut: float) -> dict:
                                for key, v in secondary.items()}},
               "shipped_default": default_reference(out, hard, rcut)}
     (out / "score.json").write_text(json.dumps(result, indent=1) + "\n")
-    plot(curves, differences, out / "score.png")
+    plot(result["curves"], result["paired_difference"], out / "score.png")
     return result
 
 
@@ -205,7 +223,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--hard", type=Path, default=HERE / "data" / "hard_set.extxyz")
     parser.add_argument("--rcut", type=float, default=4.0)
+    parser.add_argument("--replot", action="store_true",
+                        help="only draw OUT/score.png again from OUT/score.json")
     args = parser.parse_args(argv)
+    if args.replot:
+        replot(args.out.resolve())
+        return 0
     result = score(args.out.resolve(), args.seeds, args.hard, args.rcut)
     print(json.dumps(result["across_seeds"], indent=1))
     return 0
