@@ -181,3 +181,21 @@ def test_mechanism_table_pools_the_cells_of_every_seed(tmp_path):
     pooled = tables.pooled_row(1, [json.loads((tmp_path / f"selection_check_seed{s}.json")
                                               .read_text())["iterations"][0] for s in (1, 2)])
     assert 0 < pooled["mannwhitney_p"] < 0.01  # every pooled unc error above every rnd one
+
+
+def test_early_picks_are_split_by_the_step_in_the_cell_id(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "results_tables", Path(score.HERE) / "results_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    unc = [{"cell_id": f"cell_{step}_7_0000{k}", "core_error": error}
+           for k, (step, error) in enumerate([(10, 0.1), (30, 0.3), (35, 2.0), (200, 4.0),
+                                              (115, 1.0)])]
+    rnd = [{"cell_id": "cell_0_1_00000", "core_error": 0.2}]
+    (tmp_path / "selection_check_seed1.json").write_text(json.dumps(
+        {"iterations": [{"uncertainty": {"cells": unc}, "random": {"cells": rnd}}]}))
+    line = tables.early_picks(tmp_path, ["1"])
+    assert "30 steps of an exploration: 2 of 5, median core error 0.200 eV/Å; the later " \
+           "ones 2.000; the random cells 0.200" in line
