@@ -100,9 +100,16 @@ def test_started_again_redoes_nothing_and_reports(finished, capsys):
     folder, _ = finished
     work = folder / "work"
     before = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()}
+    records = {k: json.loads((work / f"iter_00{k}" / "provenance.json").read_text())
+               ["training"] for k in (0, 1)}
+    trained = {k: r["train_seconds"] for k, r in records.items() if "adopted" not in r}
+    assert trained
     os.chdir(folder)
     assert main(["learn", "learn.toml"]) == 0
     after = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()}
+    for k, seconds in trained.items():  # the rerun trained nothing and forgot nothing
+        again = json.loads((work / f"iter_00{k}" / "provenance.json").read_text())
+        assert len(seconds) == 2 and again["training"]["train_seconds"] == seconds
     changed = [p for p in before if after[p] != before[p] and p.name != "provenance.json"]
     assert not changed
     assert main(["learn", "report", "work"]) == 0

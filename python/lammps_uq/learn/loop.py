@@ -89,6 +89,8 @@ def committee_stages(cfg, work: Path, k: int, previous, executor, say, prov) -> 
     else:
         say(f"train: {n_train} training frames")
         paths, info = train_committee(cfg, folder, k, previous, executor, say)
+        done = (prov.data.get("training") or {}).get("train_seconds") or {}
+        info["train_seconds"] = {**done, **info["train_seconds"]}  # a rerun trains none again
     prov.set(committee=[p.name for p in paths], training=info)
     prov.stage("train", time.monotonic() - start, train_frames=n_train)
     start = time.monotonic()
