@@ -20,6 +20,17 @@ import score  # noqa: E402
 RCUT = 2.5
 
 
+def results_tables():
+    """examples/active_learning/results_tables.py, loaded from its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "results_tables", Path(score.HERE) / "results_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    return tables
+
+
 def core_mae(models, hard) -> float:
     """Mean over cells of the mean |F_mean - REF| component within RCUT of atom 0 (brute
     force over the 27 periodic images)."""
@@ -132,12 +143,7 @@ def test_shipped_hard_set_has_what_score_reads():
 def test_docs_tables_are_the_result_files(tmp_path):
     """docs/active_learning.md's replicated-run block is results_tables.py's rendering of
     examples/active_learning/results/ (issue 22: every number traceable to a file)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "results_tables", Path(score.HERE) / "results_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
+    tables = results_tables()
     page = tables.PAGE.read_text(encoding="utf-8")
     for run in (tables.RESULTS / "walkers",):  # the third design's block (issue 22)
         begin, end = tables.markers(run)
@@ -157,12 +163,7 @@ def test_docs_tables_are_the_result_files(tmp_path):
 
 def test_mechanism_table_pools_the_cells_of_every_seed(tmp_path):
     """The decision rule's pooled row: medians over the cells of all seeds at an iteration."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "results_tables", Path(score.HERE) / "results_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
+    tables = results_tables()
 
     def arm(errors):
         cells = [{"core_error": e, "s_loc_centre": e / 10} for e in errors]
@@ -184,12 +185,7 @@ def test_mechanism_table_pools_the_cells_of_every_seed(tmp_path):
 
 
 def test_early_picks_are_split_by_the_step_in_the_cell_id(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "results_tables", Path(score.HERE) / "results_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
+    tables = results_tables()
     unc = [{"cell_id": f"cell_{step}_7_0000{k}", "core_error": error}
            for k, (step, error) in enumerate([(10, 0.1), (30, 0.3), (35, 2.0), (200, 4.0),
                                               (115, 1.0)])]
