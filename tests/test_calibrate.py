@@ -221,3 +221,11 @@ def test_cli_calibrate_refuses_a_quantile_outside_zero_one(labelled, tmp_path, c
               "-o", str(tmp_path), "--quantile", "1.5"])
     assert stop.value.code == 2
     assert "--quantile: got 1.5; expected a number between 0 and 1" in capsys.readouterr().err
+
+
+def test_offset_removed_mae_leaves_only_what_a_constant_offset_cannot_explain():
+    # a constant per-atom offset (an E0s mismatch) is removed entirely
+    assert calibrate.offset_removed_mae([0.1, 0.1, 0.1]) == pytest.approx(0.0)
+    # [1, 2, 3] less their mean 2: |-1|, 0, |1| -> 2/3
+    assert calibrate.offset_removed_mae([1.0, 2.0, 3.0]) == pytest.approx(2.0 / 3.0)
+    assert np.isnan(calibrate.offset_removed_mae([]))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CalculationFailed
+from ..science.calibrate import offset_removed_mae
 from .state import read_frames, write_json
 
 
@@ -147,10 +148,3 @@ def test_errors(test_frames, paths: list[Path], out: Path) -> dict:
             "test_energy_mae": float(np.mean(rows["energy_error_per_atom"])),
             "test_energy_mae_offset_removed": offset_removed_mae(
                 rows["energy_signed_error_per_atom"])}
-
-
-def offset_removed_mae(signed_errors) -> float:
-    """MAE of the per-atom energy errors less their mean over the frames: the part of the
-    energy error a constant per-atom offset (E0s) cannot explain."""
-    errors = np.asarray(signed_errors, dtype=float)
-    return float(np.abs(errors - errors.mean()).mean()) if errors.size else float("nan")

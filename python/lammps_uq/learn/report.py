@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .fit import offset_removed_mae
+from ..science.calibrate import offset_removed_mae
 from .state import read_json
 
 

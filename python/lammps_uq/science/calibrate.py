@@ -150,3 +150,10 @@ def fitted_alpha(calibration: dict | None, rcut: float) -> float:
     table = sorted((float(r), float(a)) for r, a in calibration["alpha_local"].items())
     radii, alphas = zip(*table)
     return float(np.interp(rcut, radii, alphas))
+
+
+def offset_removed_mae(signed_errors) -> float:
+    """MAE of the per-atom energy errors less their mean over the frames: the part of the
+    energy error a constant per-atom offset (E0s) cannot explain."""
+    errors = np.asarray(signed_errors, dtype=float)
+    return float(np.abs(errors - errors.mean()).mean()) if errors.size else float("nan")
