@@ -153,3 +153,17 @@ def refused(capsys, command: str, argv: list[str]) -> str:
     assert len(lines) == 1 and lines[0].startswith(f"lammps-uq {command}: "), err
     return lines[0]
 
+
+
+def require_ctrl_c(sig) -> None:
+    """A Ctrl-C test needs SIGINT to reach the command it starts. A pytest started as a
+    background job of a non-interactive shell (``cmd &``, nohup) ignores SIGINT, and so do its
+    children, which then run on as if never interrupted: say so instead of a timeout."""
+    import signal
+
+    import pytest
+
+    if sig == signal.SIGINT and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        pytest.fail("SIGINT is ignored in this pytest process (started as a shell's background "
+                    "job?), so the command under test would ignore Ctrl-C too; run pytest in "
+                    "the foreground")

@@ -19,7 +19,7 @@ import pytest
 from lammps_uq.cli import main
 from lammps_uq.extract.consumer import lock_folder
 from lammps_uq.extract.follow import cut_torn_tail
-from helpers import refused
+from helpers import refused, require_ctrl_c
 from test_consumer import WORDS, frame_bytes, region_frames
 
 QUICK = ["--workers", "0", "--poll", "0.05"]
@@ -228,6 +228,7 @@ def test_a_torn_last_frame_is_cut_and_told(frames, cut, tmp_path, capsys):
 def test_an_interrupted_consumer_keeps_its_cells_and_says_so_in_one_line(sig, code, name,
                                                                          tmp_path):
     """Item 14: c0886dd printed a traceback on Ctrl-C (and died silently on SIGTERM)."""
+    require_ctrl_c(sig)
     frames = region_frames(2)
     regions, out = tmp_path / "r.extxyz", tmp_path / "cells"
     regions.write_bytes(frame_bytes(frames[0]))  # the run still going: no marker
