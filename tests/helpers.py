@@ -154,7 +154,6 @@ def refused(capsys, command: str, argv: list[str]) -> str:
     return lines[0]
 
 
-
 def require_ctrl_c(sig) -> None:
     """A Ctrl-C test needs SIGINT to reach the command it starts. A pytest started as a
     background job of a non-interactive shell (``cmd &``, nohup) ignores SIGINT, and so do its
