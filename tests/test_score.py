@@ -132,6 +132,24 @@ def test_primary_endpoint_across_seeds(run, capsys):
     assert "hard-set core MAE" not in capsys.readouterr().out
 
 
+def test_a_published_folder_is_scored_from_the_hard_errors_it_keeps(run, tmp_path):
+    """A published arm keeps iter_KKK/hard_errors.json and test_errors.json, no committee;
+    scoring it again (e.g. against a new shipped default) gives the same curves."""
+    folder, plan, _ = run
+    args = ["--seeds", "1", "2", "3", "--hard", str(folder / "hard.extxyz"), "--rcut", str(RCUT)]
+    assert score.main([str(folder), *args]) == 0
+    published = tmp_path / "published"
+    for seed in plan:
+        for arm in score.ARMS:
+            shutil.copytree(folder / f"{arm}_seed{seed}", published / f"{arm}_seed{seed}",
+                            ignore=shutil.ignore_patterns("committee"))
+    assert not list(published.rglob("*.model"))
+    assert score.main([str(published), *args]) == 0
+    again, first = (json.loads((f / "score.json").read_text()) for f in (published, folder))
+    assert again["curves"] == first["curves"] and again["across_seeds"] == first["across_seeds"]
+    assert again["shipped_default"] == first["shipped_default"]
+
+
 def test_shipped_hard_set_has_what_score_reads():
     hard = ase.io.read(Path(score.HERE) / "data" / "hard_set.extxyz", ":")
     assert len(hard) == 36

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from ase import Atoms
 
 from lammps_uq.committee.default import train as train_default
+from lammps_uq.committee.training import e0s_option
 from lammps_uq.committee.evaluators.mace_committee import default_committee_dir
 
 
@@ -28,7 +30,16 @@ def test_labelled_file_resumes_after_a_torn_frame(tmp_path):
     assert len(ase.io.read(path, ":")) == 2
 
 
+E0S = {"H": -10.5, "O": -100.25}  # a work folder's e0s.json (eV), so no xTB runs here
+
+
+def work_with_e0s(folder: Path) -> Path:
+    (folder / "e0s.json").write_text(json.dumps({"method": "given", "energies": E0S}))
+    return folder
+
+
 def test_members_differ_only_in_seed(tmp_path):
+    work_with_e0s(tmp_path)
     one = train_default.train_command(tmp_path, 1, tmp_path / "pool.extxyz")
     two = train_default.train_command(tmp_path, 2, tmp_path / "pool.extxyz")
     differ = [(a, b) for a, b in zip(one, two) if a != b]
@@ -52,7 +63,28 @@ def test_shipped_committee_is_small_and_documented():
     assert all(m.stat().st_size <= 1 << 20 for m in models)
     provenance = json.loads((folder / "provenance.json").read_text())
     assert [m["seed"] for m in provenance["members"]] == list(train_default.SEEDS)
-    assert provenance["hyperparameters"] == train_default.HYPER
+    e0s = provenance["e0s"]["energies_eV"]
+    assert set(e0s) == {"H", "O"} and provenance["e0s"]["method"] == train_default.E0S_METHOD
+    assert provenance["hyperparameters"] == {**train_default.HYPER, "E0s": e0s_option(e0s)}
+    energies = provenance["committee_mean"]
+    assert 0 <= energies["test_energy_mae_offset_removed_eV_per_atom"] <= 2 * energies[
+        "test_energy_mae_eV_per_atom"]
+
+
+@pytest.mark.slow
+def test_shipped_e0s_are_the_isolated_xtb_atoms(tmp_path):
+    """The E0s the default was trained with are recomputed by the recipe's own stage, and
+    match the isolated atoms of ``learn``'s xtb labeller (the same method, so one reference)."""
+    if os.environ.get("LAMMPS_UQ_REQUIRE_ALL") != "1":
+        pytest.importorskip("tblite")
+    from lammps_uq.extract.reference_calcs import XTB
+
+    assert XTB == train_default.XTB
+    provenance = json.loads((shipped() / "provenance.json").read_text())
+    recomputed = train_default.stage_e0s(tmp_path)
+    assert recomputed == pytest.approx(provenance["e0s"]["energies_eV"], abs=1e-6)
+    # a free H atom is one electron in one 1s shell: GFN2-xTB's is about -0.39 Hartree
+    assert -11.0 < recomputed["H"] < -10.4 and recomputed["O"] < recomputed["H"]
 
 
 @pytest.mark.slow
@@ -73,6 +105,13 @@ def test_provenance_figures_are_reproduced_from_the_shipped_files():
         errors.append(np.abs(atoms.get_forces() - atoms.arrays["REF_forces"]).mean())
     recorded = provenance["committee_mean"]["test_forces_mae_eV_per_A"]
     assert np.mean(errors) == pytest.approx(recorded, rel=1e-6)
+    signed = [(calc.get_potential_energy(a) - a.info["REF_energy"]) / len(a) for a in frames]
+    energies = provenance["committee_mean"]
+    assert np.mean(np.abs(signed)) == pytest.approx(energies["test_energy_mae_eV_per_atom"],
+                                                    rel=1e-5)
+    centred = np.abs(np.array(signed) - np.mean(signed)).mean()
+    assert centred == pytest.approx(energies["test_energy_mae_offset_removed_eV_per_atom"],
+                                    rel=1e-5)
     forces = committee_forces(frames, calc)
     result = fit(collect(frames, forces), calc.committee.n_models)
     for name, rho in provenance["spearman_error_vs_uncertainty_on_test"].items():
@@ -163,7 +202,7 @@ HYPER_ARGV = ["--model=MACE", "--r_max=4.5", "--num_channels=16", "--max_L=1", "
               "--ema_decay=0.99", "--amsgrad", "--patience=20"]
 
 
-def test_mace_command_lines_of_the_recipe_and_of_learn_are_pinned():
+def test_mace_command_lines_of_the_recipe_and_of_learn_are_pinned(tmp_path):
     """train_default's and learn's members are trained by the same argv builder; each command
     line is exactly what it was before there was one builder (a changed option shows here)."""
     import sys
@@ -171,11 +210,13 @@ def test_mace_command_lines_of_the_recipe_and_of_learn_are_pinned():
     from lammps_uq.learn import train
 
     run = [sys.executable, "-m", "mace.cli.run_train"]
-    recipe = train_default.train_command(Path("/w"), 3, Path("/w/pool.extxyz"))
-    assert recipe == run + ["--name=member_3", "--seed=3", "--train_file=/w/pool.extxyz",
+    w = work_with_e0s(tmp_path)
+    recipe = train_default.train_command(w, 3, w / "pool.extxyz")
+    isolated = [a.replace("average", "{1: -10.5, 8: -100.25}") for a in HYPER_ARGV]
+    assert recipe == run + ["--name=member_3", "--seed=3", f"--train_file={w}/pool.extxyz",
                             "--energy_key=REF_energy", "--forces_key=REF_forces",
-                            "--work_dir=/w/member_3", "--device=cpu", "--restart_latest",
-                            "--save_cpu", "--error_table=PerAtomMAE"] + HYPER_ARGV
+                            f"--work_dir={w}/member_3", "--device=cpu", "--restart_latest",
+                            "--save_cpu", "--error_table=PerAtomMAE"] + isolated
     hyper = train.hyperparameters({"lr": 0.005, "swa": True, "ema": False}, 7)
     member = ["--name=member_0", "--seed=11", "--train_file=/t/train.extxyz",
               "--energy_key=REF_energy", "--forces_key=REF_forces", "--stress_key=REF_stress",

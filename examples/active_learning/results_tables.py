@@ -154,7 +154,8 @@ def default_comparison(score: dict) -> str:
 
     def versus(values: list, reference: float, unit: str, digits: int) -> str:
         low, high = min(values), max(values)
-        verb = "beat" if high < reference else "fall short of" if low > reference else "straddle"
+        verb = "beat" if high < reference else "fall short of" if low > reference else (
+            f"{sum(v < reference for v in values)} of {len(values)} beat")
         return (f"{low:.{digits}f}–{high:.{digits}f} {unit} ({verb} the default's "
                 f"{reference:.{digits}f})")
     return (f"- Item 6, the {len(finals['hard'])} final committees (last iteration of every seed "

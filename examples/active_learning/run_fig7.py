@@ -178,8 +178,9 @@ def summary(out: Path, seed: int, bins: int = 3) -> list[str]:
     from lammps_uq.learn.report import binned, energy_edges, iterations_of
     from lammps_uq.learn.state import read_json
 
-    runs = {arm: [r for r in iterations_of(out / f"{arm}_seed{seed}") if r["test"]]
-            for arm in ARMS if (out / f"{arm}_seed{seed}" / "config.json").exists()}
+    runs = {arm: [r for r in iterations_of(out / f"{arm}_seed{seed}", published=True)
+                  if r["test"]]
+            for arm in ARMS if (out / f"{arm}_seed{seed}" / "iter_000").is_dir()}
     if len(runs) < 2 or not all(runs.values()):
         return []
     last = min(rows[-1]["iteration"] for rows in runs.values())
@@ -278,8 +279,15 @@ def main(argv=None) -> int:
     parser.add_argument("--publish", type=Path, default=None, metavar="DEST",
                         help="only copy the results so far into DEST (e.g. "
                              "examples/active_learning/results)")
+    parser.add_argument("--summaries", action="store_true",
+                        help="only write OUT/summary_seedS.txt again (OUT may be a published "
+                             "results folder holding default_test_errors.json)")
     args = parser.parse_args(argv)
     out = args.out.resolve()
+    if args.summaries:
+        for seed in args.seeds:
+            (out / f"summary_seed{seed}.txt").write_text("\n".join(summary(out, seed)) + "\n")
+        return 0
     if args.publish is not None:
         publish(out, args.publish.resolve(), args.seeds)
         return 0

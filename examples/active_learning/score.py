@@ -2,6 +2,10 @@
 
     python examples/active_learning/score.py OUT --seeds 1 2 3 4 5 [--hard HARD.extxyz] [--rcut 4]
     python examples/active_learning/score.py RESULTS --replot   # score.png from score.json
+    python examples/active_learning/score.py examples/active_learning/results --seeds 1 2 3 4 5
+
+(the last scores a published folder again from the hard-set errors it keeps, e.g. against a new
+shipped default)
 
 For every seed S, arm (``uncertainty_seedS``, ``random_seedS`` in ``OUT``, made by
 ``run_fig7.py``) and iteration k with a committee: the **hard-set core force MAE** — for each
@@ -71,7 +75,8 @@ def arm_curve(work: Path, hard: list, rcut: float) -> dict[int, float]:
     """{iteration: hard-set core MAE} of every iteration of one arm that has a committee."""
     curve = {}
     for folder in sorted(work.glob("iter_[0-9][0-9][0-9]")):
-        if any((folder / "committee").glob("member_*.model")):
+        kept = (folder / "hard_errors.json").is_file()  # all a published iteration holds
+        if kept or any((folder / "committee").glob("member_*.model")):
             curve[int(folder.name[5:])] = hard_errors(folder, hard, rcut)["core_mae"]
     return curve
 
@@ -201,7 +206,9 @@ def score(out: Path, seeds: list[int], hard_path: Path, rcut: float) -> dict:
             differences[seed] = difference
     secondary = {key: {s: d for s in bulk if (d := paired_bulk(bulk[s], key)) is not None}
                  for key in ("force_mae", "energy_mae_offset_removed")}
-    result = {"hard_set": str(hard_path), "rcut": rcut, "error": "mean |F_mean - REF| "
+    shown = hard_path.resolve()
+    result = {"hard_set": str(shown.relative_to(HERE.parents[1]) if shown.is_relative_to(
+                  HERE.parents[1]) else shown), "rcut": rcut, "error": "mean |F_mean - REF| "
               "component over the atoms within rcut of each cell's centre O, mean over cells",
               "curves": {str(s): {a: {str(k): v for k, v in c.items()} for a, c in arms.items()}
                          for s, arms in curves.items()},

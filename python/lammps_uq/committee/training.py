@@ -16,6 +16,17 @@ HYPER = {
 }
 
 
+E0S_BOX = 12.0  # Å: the box of an isolated atom whose energy is an E0 (for codes that need one)
+
+
+def e0s_option(energies: dict) -> str:
+    """``--E0s`` of mace_run_train, ``{Z: eV, ...}``, from ``{symbol: eV}``."""
+    from ase.data import atomic_numbers
+
+    pairs = sorted((atomic_numbers[s], float(e)) for s, e in energies.items())
+    return "{" + ", ".join(f"{z}: {e!r}" for z, e in pairs) + "}"
+
+
 def mace_train_command(name: str, seed: int, train_file, work_dir, hyper: dict, *,
                        stress: bool = False, restart: bool = False, extra=()) -> list[str]:
     """The ``mace_run_train`` command line of one member (this recipe's and ``learn``'s):

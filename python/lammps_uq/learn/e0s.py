@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..committee.training import E0S_BOX as BOX, e0s_option
 from .state import read_json, write_json
-
-BOX = 12.0  # Å: the isolated atom's box (for codes that need one)
 
 
 def e0s_file(work: Path) -> Path:
@@ -105,10 +104,5 @@ def atom_config(spec: str, config: dict, symbol: str) -> dict:
 
 def e0s_argument(work: Path) -> str | None:
     """``--E0s`` of mace_run_train: ``{Z: eV, ...}`` from ``WORK/e0s.json`` (None: average)."""
-    from ase.data import atomic_numbers
-
     saved = read_json(e0s_file(work))
-    if saved is None:
-        return None
-    pairs = sorted((atomic_numbers[s], e) for s, e in saved["energies"].items())
-    return "{" + ", ".join(f"{z}: {e!r}" for z, e in pairs) + "}"
+    return None if saved is None else e0s_option(saved["energies"])

@@ -30,9 +30,12 @@ def check_work(work: Path) -> None:
     read_json(work / "config.json")
 
 
-def iterations_of(work: Path) -> list[dict]:
-    """One row per iteration folder: provenance counts and, if tested, per-frame errors."""
-    check_work(work)
+def iterations_of(work: Path, published: bool = False) -> list[dict]:
+    """One row per iteration folder: provenance counts and, if tested, per-frame errors.
+    ``published``: ``work`` is a copy of the iteration folders without the loop's config.json
+    (examples/active_learning/results/)."""
+    if not published:
+        check_work(work)
     rows = []
     for folder in sorted(work.glob("iter_[0-9][0-9][0-9]")):
         prov = read_json(folder / "provenance.json", {})

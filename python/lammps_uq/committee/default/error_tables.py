@@ -1,11 +1,13 @@
-"""The error-model tables of docs/committees_calibration.md, rendered from the shipped
-``provenance.json`` (issue 23).
+"""The default committee's tables in docs/committees_calibration.md, rendered from the shipped
+``provenance.json`` and ``calibration.json`` (issue 23).
 
     python -m lammps_uq.committee.default.error_tables [--provenance PATH]
 
-prints the Markdown that the page holds between ``<!-- error-model tables -->`` and
-``<!-- end error-model tables -->``; ``tests/test_readme_numbers.py`` renders it again and
-compares, so every number there is the shipped calibration's.
+prints the Markdown that the page holds between ``<!-- committee table -->`` and
+``<!-- end committee table -->`` (errors, correlations, α) and between
+``<!-- error-model tables -->`` and ``<!-- end error-model tables -->``;
+``tests/test_readme_numbers.py`` renders both again and compares, so every number there is the
+shipped committee's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,37 @@ from pathlib import Path
 from .train import PACKAGE_DIR
 
 BEGIN, END = "<!-- error-model tables -->", "<!-- end error-model tables -->"
+COMMITTEE_BEGIN, COMMITTEE_END = "<!-- committee table -->", "<!-- end committee table -->"
+
+
+def committee_table(provenance: dict, calibration: dict) -> list[str]:
+    """Errors, Spearman ρ and α of the committee on its 39 held-out frames."""
+    mean, rho = provenance["committee_mean"], provenance["spearman_error_vs_uncertainty_on_test"]
+    alone = provenance["spearman_on_test_training_conditions_only"]
+    members = [m["test_forces_mae_eV_per_A"] for m in provenance["members"]]
+    local = " / ".join(f"{rho[f'local {r}']:.2f}" for r in range(1, 6))
+    model = provenance["calibration"]["error_model_rcut_4"]
+    return ["| | value |", "|---|---|",
+            f"| force MAE of the committee mean, whole test set / training conditions only | "
+            f"{mean['test_forces_mae_eV_per_A']:.4f} / "
+            f"{mean['test_training_conditions_forces_mae_eV_per_A']:.4f} |",
+            f"| force MAE of single members, whole test set | {min(members):.4f}–"
+            f"{max(members):.4f} |",
+            f"| energy MAE of the committee mean (eV/atom), raw / per-frame mean offset removed | "
+            f"{mean['test_energy_mae_eV_per_atom']:.4f} / "
+            f"{mean['test_energy_mae_offset_removed_eV_per_atom']:.4f} |",
+            f"| ρ single force components / atoms (s_j) | {rho['components']:.2f} / "
+            f"{rho['atoms']:.2f} |",
+            f"| ρ local neighbourhoods s^loc, rcut 1 / 2 / 3 / 4 / 5 Å | {local} |",
+            f"| ρ structures (s) | {rho['structures']:.2f} |",
+            f"| ρ on the 24 training-condition frames alone: atoms / s^loc at 4 Å / structures | "
+            f"{alone['atoms']:.2f} / {alone['local 4']:.2f} / {alone['structures']:.2f} |",
+            f"| fitted α on the test set (all levels) vs the variance-only 2/sqrt(2π N_C) | "
+            f"{calibration['alpha_local_before_anomalies']['4']:.2f} vs "
+            f"{calibration['alpha_default']:.2f} |",
+            f"| with the anomaly frames: α of Eq. 3 at rcut 4 (`alpha_local`, pulled up by a few "
+            f"eV/Å errors) / the error model's α below its knee (`alpha auto`) | "
+            f"{calibration['alpha_local']['4']:.2f} / {model['alpha']:.2f} |"]
 
 
 def _coverage(c: dict) -> str:
@@ -81,16 +114,25 @@ def markdown(calibration: dict) -> str:
 
 
 def block(provenance: Path = PACKAGE_DIR / "provenance.json") -> str:
-    """The block of docs/committees_calibration.md, markers included."""
+    """The error-model block of docs/committees_calibration.md, markers included."""
     calibration = json.loads(Path(provenance).read_text())["calibration"]
     return f"{BEGIN}\n{markdown(calibration)}\n{END}"
+
+
+def committee_block(provenance: Path = PACKAGE_DIR / "provenance.json") -> str:
+    """The committee block (its ``calibration.json`` lies next to ``provenance``)."""
+    record = json.loads(Path(provenance).read_text())
+    calibration = json.loads((Path(provenance).parent / "calibration.json").read_text())
+    table = "\n".join(committee_table(record, calibration))
+    return f"{COMMITTEE_BEGIN}\n{table}\n{COMMITTEE_END}"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lammps_uq.committee.default.error_tables",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--provenance", type=Path, default=PACKAGE_DIR / "provenance.json")
-    print(block(parser.parse_args(argv).provenance))
+    provenance = parser.parse_args(argv).provenance
+    print(committee_block(provenance), block(provenance), sep="\n\n")
     return 0
 
 

@@ -58,6 +58,19 @@ def force_mae(frames, forces_comm) -> tuple[list[float], float]:
     return np.mean(member_errors, axis=0).tolist(), float(np.mean(mean_errors))
 
 
+def energy_mae(frames, calculator) -> dict:
+    """Energy MAE per atom (eV/atom) of the committee mean over the frames: raw, and with the
+    mean per-atom error over the frames removed (what a constant E0s offset cannot explain)."""
+    from ...science.calibrate import offset_removed_mae
+
+    signed = []
+    for atoms in frames:
+        calculator.calculate(atoms.copy(), ["energy"])
+        signed.append((calculator.results["energy"] - atoms.info["REF_energy"]) / len(atoms))
+    return {"test_energy_mae_eV_per_atom": float(np.mean(np.abs(signed))),
+            "test_energy_mae_offset_removed_eV_per_atom": offset_removed_mae(signed)}
+
+
 def mace_error_table(work: Path, seed: int) -> dict:
     """mace_run_train's own final force MAE (meV/Å) on its train and validation split."""
     table = {}
@@ -68,8 +81,19 @@ def mace_error_table(work: Path, seed: int) -> dict:
     return table
 
 
-def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions, extrapolation,
-         recipe: dict) -> dict:
+def data_record(recipe: dict, xtb: dict, conditions, extrapolation, n_pool: int,
+                n_test: int) -> dict:
+    """The provenance's ``data``: how the frames were made, labelled and split."""
+    return {**recipe, "conditions_density_temperature_seed": conditions,
+            "labels": xtb, "n_pool": n_pool, "n_test": n_test,
+            "test_set": "every 5th frame of the training conditions (kind=training) and all "
+                        "frames of the extrapolation conditions (kind=extrapolation, hotter "
+                        "and denser or sparser than any training frame); none seen in "
+                        "training", "extrapolation_conditions": extrapolation}
+
+
+def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, e0s: dict, seeds, conditions,
+         extrapolation, recipe: dict) -> dict:
     import ase.io
 
     from ..calculator import CommitteeCalculator
@@ -96,13 +120,9 @@ def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions, ex
         "made_by": "python -m lammps_uq.committee.default.train",
         "date": time.strftime("%Y-%m-%d"),
         "versions": versions(),
-        "data": {**recipe, "conditions_density_temperature_seed": conditions,
-                 "labels": xtb, "n_pool": len(pool), "n_test": len(test),
-                 "test_set": "every 5th frame of the training conditions (kind=training) and all "
-                             "frames of the extrapolation conditions (kind=extrapolation, "
-                             "hotter and denser or sparser than any training frame); none seen "
-                             "in training", "extrapolation_conditions": extrapolation},
+        "data": data_record(recipe, xtb, conditions, extrapolation, len(pool), len(test)),
         "hyperparameters": hyper,
+        "e0s": e0s,
         "members": [{"file": p.name, "seed": s, "split": f"mace --seed {s}: random 80:20 of the pool",
                      "test_forces_mae_eV_per_A": t, "test_training_conditions_forces_mae_eV_per_A": i,
                      "pool_forces_mae_eV_per_A": q, "mace_final_table": mace_error_table(work, s)}
@@ -110,7 +130,8 @@ def ship(work: Path, out: Path, *, hyper: dict, xtb: dict, seeds, conditions, ex
                                              pool_members)],
         "committee_mean": {"test_forces_mae_eV_per_A": test_mean,
                            "test_training_conditions_forces_mae_eV_per_A": inside_mean,
-                           "pool_forces_mae_eV_per_A": pool_mean},
+                           "pool_forces_mae_eV_per_A": pool_mean,
+                           **energy_mae(test, calculator)},
         "spearman_error_vs_uncertainty_on_test": {
             name: row["spearman"] for name, row in result["levels"].items()},
         "spearman_on_test_training_conditions_only": {

@@ -5,11 +5,16 @@ Stages (each resumable; rerunning skips what is already done):
 1. ``data``: 64-molecule SPC/Fw liquid water (LAMMPS) at 0.86-1.0 g/cm^3 and 300-450 K,
    labelled with GFN2-xTB (tblite). Frames are appended one at a time, with fsync, to
    ``WORK/labelled.extxyz``; a rerun continues after the last complete frame.
-2. ``train``: five MACE models through mace-torch's own ``mace_run_train`` that differ only
+2. ``e0s``: each element's isolated atom (one atom in a 12 Å box, not periodic) with the
+   same GFN2-xTB settings, kept in ``WORK/e0s.json`` and passed to every member as ``--E0s``
+   (as ``lammps-uq learn`` does with ``train.e0s = "isolated"``), so that the committee learns
+   xTB's interaction energy and its energy error is a fit error, not a per-atom offset.
+3. ``train``: five MACE models through mace-torch's own ``mace_run_train`` that differ only
    in ``--seed`` (which also draws their 80:20 train/validation split of the same pool).
    mace's ``--restart_latest`` resumes an interrupted member.
-3. ``ship``: the models, the held-out test set and ``provenance.json`` (recipe,
-   hyperparameters, seeds, force MAE per member and of the mean, Spearman correlations and
+4. ``ship``: the models, the held-out test set and ``provenance.json`` (recipe,
+   hyperparameters, E0s, seeds, force MAE per member and of the mean, energy MAE raw and
+   with the per-frame mean offset removed, Spearman correlations and
    the fitted alpha) into the package's ``data/water_committee`` folder.
 
 Training takes about an hour on 2 cores; it is not part of CI.
@@ -24,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..training import HYPER, mace_train_command
+from ..training import E0S_BOX, HYPER, e0s_option, mace_train_command
 
 
 # (density g/cm^3, temperature K, seed): 24 short runs, frames every 200 fs after 200 fs
@@ -36,6 +41,7 @@ FRAMES_PER_RUN = 5
 STEPS_BETWEEN = 400          # 0.5 fs steps
 SEEDS = (1, 2, 3, 4, 5)
 XTB = {"method": "GFN2-xTB", "electronic_temperature": 300.0, "accuracy": 1.0}
+E0S_METHOD = "GFN2-xTB (tblite, XTB settings), one atom in a 12 A box, not periodic"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "data" / "water_committee"
 
 
@@ -129,9 +135,30 @@ def split(work: Path) -> tuple[Path, Path]:
     return work / "pool.extxyz", work / "test.extxyz"
 
 
+def stage_e0s(work: Path) -> dict:
+    """{symbol: eV} of the isolated H and O atoms with GFN2-xTB, kept in ``WORK/e0s.json``."""
+    from ase import Atoms
+
+    path = work / "e0s.json"
+    if path.exists():
+        return json.loads(path.read_text())["energies"]
+    energies = {}
+    for symbol in ("H", "O"):
+        atom = Atoms(symbol, positions=[[E0S_BOX / 2] * 3], cell=[E0S_BOX] * 3, pbc=False)
+        energies[symbol] = label(atom).info["REF_energy"]
+        print(f"e0s: isolated {symbol} with GFN2-xTB: {energies[symbol]:.6f} eV", flush=True)
+    path.write_text(json.dumps({"method": E0S_METHOD, "energies": energies}, indent=1) + "\n")
+    return energies
+
+
+def hyperparameters(work: Path) -> dict:
+    """HYPER with ``E0s`` the isolated atoms' energies of ``WORK/e0s.json`` ({Z: eV})."""
+    return {**HYPER, "E0s": e0s_option(stage_e0s(work))}
+
+
 def train_command(work: Path, seed: int, pool: Path) -> list[str]:
-    return mace_train_command(f"member_{seed}", seed, pool, work / f"member_{seed}", HYPER,
-                              restart=True)
+    return mace_train_command(f"member_{seed}", seed, pool, work / f"member_{seed}",
+                              hyperparameters(work), restart=True)
 
 
 def stage_train(work: Path, pool: Path, seeds=SEEDS, jobs: int = 3) -> list[Path]:
@@ -163,12 +190,15 @@ def main(argv=None) -> int:
                         help="scratch folder (resumable)")
     parser.add_argument("--out", type=Path, default=PACKAGE_DIR,
                         help="where the shipped committee goes (default: the package)")
-    parser.add_argument("--stage", choices=("data", "train", "ship", "all"), default="all")
+    parser.add_argument("--stage", choices=("data", "e0s", "train", "ship", "all"),
+                        default="all")
     parser.add_argument("--jobs", type=int, default=3, help="members trained at once")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     if args.stage in ("data", "all"):
         stage_data(args.work)
+    if args.stage in ("e0s", "train", "all"):
+        stage_e0s(args.work)
     if args.stage in ("train", "all"):
         pool, _ = split(args.work)
         stage_train(args.work, pool, jobs=args.jobs)
@@ -179,8 +209,9 @@ def main(argv=None) -> int:
                         "from a jittered lattice (lammps_uq.committee.default.water)",
                   "frames_per_run": FRAMES_PER_RUN, "steps_between_frames": STEPS_BETWEEN,
                   "first_frame_dropped": True}
-        provenance = ship(args.work, args.out, hyper=HYPER, xtb=XTB, seeds=SEEDS,
-                          conditions=CONDITIONS, extrapolation=EXTRAPOLATION, recipe=recipe)
+        e0s = {"method": E0S_METHOD, "energies_eV": stage_e0s(args.work)}
+        provenance = ship(args.work, args.out, hyper=hyperparameters(args.work), xtb=XTB,
+                          e0s=e0s, seeds=SEEDS, conditions=CONDITIONS, extrapolation=EXTRAPOLATION, recipe=recipe)
         print(json.dumps({k: provenance[k] for k in ("committee_mean", "alpha",
                                                         "spearman_error_vs_uncertainty_on_test")},
                          indent=2))
