@@ -97,3 +97,20 @@ def test_mkdocs_build_strict(tmp_path):
     assert found == ["syntax", "examples", "description",  # a LAMMPS command page's sections
                      "restart-fix_modify-output-run-startstop-minimize-info", "restrictions",
                      "related-commands", "default"], found
+
+
+def test_the_contact_wall_table_is_its_results_file_of_the_shipped_default():
+    """docs/carving_labelling.md's contact-wall table is rendered from
+    examples/carving/results/contact_wall.json, measured with the committee shipped now (a
+    retrained default without the measurement run again fails here)."""
+    import json
+
+    spec = importlib.util.spec_from_file_location(
+        "contact_wall", ROOT / "examples" / "carving" / "contact_wall.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    data = json.loads((ROOT / "examples" / "carving" / "results" / "contact_wall.json")
+                      .read_text(encoding="utf-8"))
+    page = (DOCS / "carving_labelling.md").read_text(encoding="utf-8")
+    assert page.split(script.MARK)[1].strip() == script.markdown(data)
+    assert data["committee"]["members_sha256"] == script.committee_digest()
