@@ -255,14 +255,14 @@ def test_isolated_atoms_for_the_loops_e0s(tmp_path):
     """learn's E0s with CP2K: an isolated H and O (non-periodic box, as learn.e0s makes them)
     computed unrestricted in their ground-state spin, energies in eV (the molecular basis sets
     miss some of an atom's energy: H -12.78 eV with DZVP-MOLOPT-SR-GTH, exact -13.6 eV)."""
-    from ase import Atoms
-
+    from lammps_uq.committee.training import isolated_atom
     from lammps_uq.extract.label_process import label_task
-    from lammps_uq.learn.e0s import BOX, atom_config
+    from lammps_uq.learn.e0s import atom_config
 
     energies = {}
     for symbol, multiplicity in (("H", 2), ("O", 3)):
-        atoms = Atoms(symbol, positions=[[BOX / 2] * 3], cell=[BOX] * 3, pbc=False)
+        atoms = isolated_atom(symbol)
+        assert not atoms.pbc.any() and atoms.cell[0, 0] == 12.0
         config = atom_config("cp2k", {"cp2k": FAST | {"eps_scf": 1e-6}}, symbol)  # the default
         energies[symbol] = label_task(atoms, "cp2k", config, None, str(tmp_path / symbol))["energy"]
         text = (tmp_path / symbol / "cp2k.inp").read_text()

@@ -19,6 +19,14 @@ HYPER = {
 E0S_BOX = 12.0  # Å: the box of an isolated atom whose energy is an E0 (for codes that need one)
 
 
+def isolated_atom(symbol: str):
+    """One atom of ``symbol`` at the centre of an ``E0S_BOX`` box, not periodic: what an E0 is
+    computed on (the default recipe's and ``learn``'s)."""
+    from ase import Atoms
+
+    return Atoms(symbol, positions=[[E0S_BOX / 2] * 3], cell=[E0S_BOX] * 3, pbc=False)
+
+
 def e0s_option(energies: dict) -> str:
     """``--E0s`` of mace_run_train, ``{Z: eV, ...}``, from ``{symbol: eV}``."""
     from ase.data import atomic_numbers

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..committee.training import E0S_BOX as BOX, e0s_option
+from ..committee.training import e0s_option, isolated_atom
 from .state import read_json, write_json
 
 
@@ -57,8 +57,6 @@ def check_e0s(cfg, elements: list[str]) -> None:
 
 def isolated_atoms(cfg, work: Path, elements: list[str], say) -> dict:
     """The labeller's energy of each isolated atom (eV)."""
-    from ase import Atoms
-
     from ..extract.label_process import label_task, reason_of
     from ..extract.reference_calcs import load_config
     from .state import LearnStopped
@@ -66,9 +64,8 @@ def isolated_atoms(cfg, work: Path, elements: list[str], say) -> dict:
     config = load_config(str(cfg.path("label.calculator_config") or "") or None)
     energies = {}
     for symbol in sorted(set(elements)):
-        atoms = Atoms(symbol, positions=[[BOX / 2] * 3], cell=[BOX] * 3, pbc=False)
         try:
-            result = label_task(atoms, cfg["label.calculator"],
+            result = label_task(isolated_atom(symbol), cfg["label.calculator"],
                                 atom_config(cfg["label.calculator"], config, symbol),
                                 cfg["label.timeout"] or None, str(work / "e0s" / symbol))
         except Exception as exc:  # noqa: BLE001 - any failure of the labeller stops the loop

@@ -52,12 +52,15 @@ def frame_levels(atoms, forces_comm: np.ndarray, reference: np.ndarray, rcuts) -
     return levels
 
 
-def committee_forces(frames, calculator) -> list[np.ndarray]:
-    """Per-member forces ``(n_models, n_atoms, 3)`` of each frame (one evaluation per frame)."""
+def committee_forces(frames, calculator, energies: list | None = None) -> list[np.ndarray]:
+    """Per-member forces ``(n_models, n_atoms, 3)`` of each frame (one evaluation per frame);
+    the committee-mean energy of each frame (eV) is appended to ``energies`` when given."""
     forces = []
     for atoms in frames:
         calculator.calculate(atoms)
         forces.append(calculator.results["forces_comm"])
+        if energies is not None:
+            energies.append(float(calculator.results["energy"]))
     return forces
 
 

@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..training import E0S_BOX, HYPER, e0s_option, mace_train_command
+from ..training import HYPER, e0s_option, isolated_atom, mace_train_command
 
 
 # (density g/cm^3, temperature K, seed): 24 short runs, frames every 200 fs after 200 fs
@@ -137,15 +137,12 @@ def split(work: Path) -> tuple[Path, Path]:
 
 def stage_e0s(work: Path) -> dict:
     """{symbol: eV} of the isolated H and O atoms with GFN2-xTB, kept in ``WORK/e0s.json``."""
-    from ase import Atoms
-
     path = work / "e0s.json"
     if path.exists():
         return json.loads(path.read_text())["energies"]
     energies = {}
     for symbol in ("H", "O"):
-        atom = Atoms(symbol, positions=[[E0S_BOX / 2] * 3], cell=[E0S_BOX] * 3, pbc=False)
-        energies[symbol] = label(atom).info["REF_energy"]
+        energies[symbol] = label(isolated_atom(symbol)).info["REF_energy"]
         print(f"e0s: isolated {symbol} with GFN2-xTB: {energies[symbol]:.6f} eV", flush=True)
     path.write_text(json.dumps({"method": E0S_METHOD, "energies": energies}, indent=1) + "\n")
     return energies
@@ -211,7 +208,8 @@ def main(argv=None) -> int:
                   "first_frame_dropped": True}
         e0s = {"method": E0S_METHOD, "energies_eV": stage_e0s(args.work)}
         provenance = ship(args.work, args.out, hyper=hyperparameters(args.work), xtb=XTB,
-                          e0s=e0s, seeds=SEEDS, conditions=CONDITIONS, extrapolation=EXTRAPOLATION, recipe=recipe)
+                          e0s=e0s, seeds=SEEDS, conditions=CONDITIONS,
+                          extrapolation=EXTRAPOLATION, recipe=recipe)
         print(json.dumps({k: provenance[k] for k in ("committee_mean", "alpha",
                                                         "spearman_error_vs_uncertainty_on_test")},
                          indent=2))
